@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
+
+from apps.common.models import AuditRecord, FeatureFlag, User
+
+
+@admin.register(User)
+class DeltaCrownUserAdmin(UserAdmin):
+    fieldsets = (*UserAdmin.fieldsets, ("Profile", {"fields": ("display_name",)}))
+    list_display = ("id", "username", "display_name", "is_staff", "is_active")
+
+
+@admin.register(FeatureFlag)
+class FeatureFlagAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_enabled", "rollout_percent", "updated_at", "updated_by")
+    list_editable = ("is_enabled", "rollout_percent")
+    readonly_fields = ("updated_at", "updated_by")
+    search_fields = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: FeatureFlag, form: Any, change: bool) -> None:
+        # The audit record names whoever saved the flag (list_editable saves come through here).
+        obj.updated_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    list_display = ("id", "action", "actor_id", "created_at")
+    list_filter = ("action",)
+    readonly_fields = ("actor_id", "action", "created_at", "details")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
