@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-_DEVELOPMENT_SECRET_KEY = "dev-insecure-deltacrown-key-never-use-in-production"
+_DEVELOPMENT_SECRET_KEY = "dev-insecure-deltacrown-key-never-use-in-production"  # noqa: S105
 
 
 def _env_bool(name: str, default: bool) -> bool:

@@ -21,6 +21,7 @@ hash-per-board pages, or SCAN by scope; those are a few lines of Lua and redis-p
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -217,10 +218,9 @@ class RedisBoardStore:
 
     def release_lock(self, lock: Any) -> None:
         def call(client: redis.Redis) -> None:
-            try:
+            # Expired and maybe taken by another: nothing of ours to release.
+            with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired and maybe taken by another: nothing of ours to release
 
         safe_redis_call("lock", call, None)
 
@@ -235,7 +235,9 @@ class RedisBoardStore:
                 pipe.set(board.version_key, new_version(), ex=VERSION_TTL_SECONDS)
                 pipe.delete(board.key)
             results = pipe.execute()
-            return [board.key for board, deleted in zip(ordered, results[1::2]) if deleted]
+            return [
+                board.key for board, deleted in zip(ordered, results[1::2], strict=True) if deleted
+            ]
 
         return require_redis("delete", call)
 
