@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
@@ -86,3 +87,11 @@ def invalidate_boards_of_removed_tournament(
 def invalidate_on_tournament_change(sender: type, instance: Tournament, **kwargs: Any) -> None:
     previous = getattr(instance, "_previous_placement", None)
     schedule_tournament_invalidation([instance.pk], extra_placements=[previous] if previous else [])
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+def invalidate_history_of_deleted_user(sender: type, instance: Any, **kwargs: Any) -> None:
+    """A deleted user's history is a 404 from now on, not a cached empty list."""
+    schedule_tournament_invalidation(
+        [], extra_boards=[BoardRef(Scope.HISTORY, user_id=instance.pk)]
+    )

@@ -1,0 +1,281 @@
+"""SQL: counted matches -> per-competitor totals, in a constant number of queries.
+
+Each counted match (state `completed` or `forfeit`) is read twice, once per side, through a
+`UNION ALL` of the participant1 and participant2 columns: joining both participant columns at
+once would multiply rows and inflate every SUM. The totals start from the confirmed
+registrations (LEFT JOIN), so a competitor with no counted match still gets a row of zeros.
+Points are summed in SQL with each tournament's own points per win / draw / loss.
+
+The SQL is written by hand because the ORM cannot aggregate over a UNION; it is plain SQL-92
+that runs unchanged on PostgreSQL and SQLite. Every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from apps.tournaments.models import (
+    BOARD_VISIBLE_STATUSES,
+    COUNTED_MATCH_STATES,
+    ParticipationType,
+    RegistrationStatus,
+)
+from apps.tournaments.services.ranking import CompetitorTotals, HeadToHeadMatch
+
+_COUNTED = tuple(str(state) for state in COUNTED_MATCH_STATES)
+_VISIBLE = tuple(str(status) for status in BOARD_VISIBLE_STATUSES)
+_CONFIRMED = str(RegistrationStatus.CONFIRMED)
+
+_SIDE_SELECT = """
+    SELECT m.{me}_id AS registration_id,
+           m.id AS match_id,
+           m.score{me_n} AS score_for,
+           m.score{them_n} AS score_against,
+           CASE WHEN m.winner_id = m.{me}_id THEN 1 ELSE 0 END AS won,
+           CASE WHEN m.winner_id IS NULL THEN 1 ELSE 0 END AS drawn,
+           CASE WHEN m.winner_id = m.{them}_id THEN 1 ELSE 0 END AS lost,
+           CASE WHEN m.winner_id = m.{me}_id THEN t.points_per_win
+                WHEN m.winner_id IS NULL THEN t.points_per_draw
+                ELSE t.points_per_loss END AS points,
+           CASE WHEN m.winner_id = m.{me}_id THEN m.completed_at END AS won_at,
+           m.completed_at AS completed_at
+    FROM tournaments_match m
+    JOIN tournaments_tournament t ON t.id = m.tournament_id
+    WHERE {match_filter} AND m.state IN (%s, %s)
+"""
+
+
+def _sides_sql(match_filter: str) -> str:
+    first = _SIDE_SELECT.format(
+        me="participant1", them="participant2", me_n=1, them_n=2, match_filter=match_filter
+    )
+    second = _SIDE_SELECT.format(
+        me="participant2", them="participant1", me_n=2, them_n=1, match_filter=match_filter
+    )
+    return f"{first} UNION ALL {second}"
+
+
+_TOTAL_COLUMNS = """
+    COUNT(s.registration_id) AS matches_played,
+    COALESCE(SUM(s.points), 0) AS points,
+    COALESCE(SUM(s.won), 0) AS wins,
+    COALESCE(SUM(s.drawn), 0) AS draws,
+    COALESCE(SUM(s.lost), 0) AS losses,
+    COALESCE(SUM(s.score_for), 0) AS score_for,
+    COALESCE(SUM(s.score_against), 0) AS score_against,
+    MIN(s.won_at) AS earliest_win_at,
+    MAX(s.completed_at) AS last_updated_at
+"""
+
+
+def as_utc(value: Any) -> dt.datetime | None:
+    """A database timestamp as an aware UTC datetime (SQLite returns text from raw SQL)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise ValueError(f"unreadable timestamp {value!r}")
+        value = parsed
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationTotals:
+    """Totals of one registration in one tournament (tournament boards and histories)."""
+
+    tournament_id: int
+    totals: CompetitorTotals
+    participant_id: int | None
+    team_id: int | None
+
+
+def _registration_totals(
+    match_filter: str, registration_filter: str, params: Sequence[Any], side_params: Sequence[Any]
+) -> list[RegistrationTotals]:
+    sql = f"""
+        WITH sides AS ({_sides_sql(match_filter)})
+        SELECT r.id, r.tournament_id, r.user_id, r.team_id, {_TOTAL_COLUMNS}
+        FROM tournaments_registration r
+        LEFT JOIN sides s ON s.registration_id = r.id
+        WHERE {registration_filter} AND r.status = %s
+        GROUP BY r.id, r.tournament_id, r.user_id, r.team_id
+    """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
+    all_params = [*side_params, *_COUNTED, *side_params, *_COUNTED, *params, _CONFIRMED]
+    rows = _fetch(sql, all_params)
+    result = []
+    for (
+        registration_id,
+        tournament_id,
+        user_id,
+        team_id,
+        matches_played,
+        points,
+        wins,
+        draws,
+        losses,
+        score_for,
+        score_against,
+        earliest_win_at,
+        last_updated_at,
+    ) in rows:
+        totals = CompetitorTotals(
+            competitor_id=user_id if user_id is not None else team_id,
+            registration_id=registration_id,
+            points=int(points),
+            wins=int(wins),
+            draws=int(draws),
+            losses=int(losses),
+            matches_played=int(matches_played),
+            score_for=int(score_for),
+            score_against=int(score_against),
+            earliest_win_at=as_utc(earliest_win_at),
+            last_updated_at=as_utc(last_updated_at),
+            tournaments_played=1,
+        )
+        result.append(RegistrationTotals(tournament_id, totals, user_id, team_id))
+    return result
+
+
+def tournament_totals(tournament_id: int) -> list[RegistrationTotals]:
+    """One row per confirmed registration of the tournament. One query."""
+    return _registration_totals(
+        match_filter="m.tournament_id = %s",
+        registration_filter="r.tournament_id = %s",
+        params=[tournament_id],
+        side_params=[tournament_id],
+    )
+
+
+_USER_TOURNAMENTS = """
+    SELECT r2.tournament_id FROM tournaments_registration r2
+    WHERE r2.status = %s AND (
+        r2.user_id = %s OR r2.id IN (
+            SELECT rr.registration_id FROM tournaments_registration_roster rr
+            WHERE rr.user_id = %s))
+"""
+
+
+def totals_for_tournaments_of_user(user_id: int) -> list[RegistrationTotals]:
+    """Every confirmed registration of every tournament where the user holds a confirmed
+    registration (solo, or on a confirmed team's roster). One query, whatever the count."""
+    user_params = [_CONFIRMED, user_id, user_id]
+    return _registration_totals(
+        match_filter=f"m.tournament_id IN ({_USER_TOURNAMENTS})",
+        registration_filter=f"r.tournament_id IN ({_USER_TOURNAMENTS})",
+        params=user_params,
+        side_params=user_params,
+    )
+
+
+def competitor_totals_across_tournaments(
+    *,
+    participant_type: str,
+    season_id: int | None = None,
+    game_id: int | None = None,
+) -> list[CompetitorTotals]:
+    """Season or all-time totals: summed per user (solo) or team (team) over every live or
+    completed tournament of that type (and season, and game). One query."""
+    competitor_column = "user_id" if participant_type == ParticipationType.SOLO else "team_id"
+    conditions = ["t.status IN (%s, %s)", "t.participation_type = %s"]
+    params: list[Any] = [*_VISIBLE, participant_type]
+    if season_id is not None:
+        conditions.append("t.season_id = %s")
+        params.append(season_id)
+    if game_id is not None:
+        conditions.append("t.game_id = %s")
+        params.append(game_id)
+    tournament_filter = " AND ".join(conditions)
+    sql = f"""
+        WITH sides AS ({_sides_sql(tournament_filter)})
+        SELECT r.{competitor_column} AS competitor_id,
+               COUNT(DISTINCT r.tournament_id) AS tournaments_played,
+               {_TOTAL_COLUMNS}
+        FROM tournaments_registration r
+        JOIN tournaments_tournament t ON t.id = r.tournament_id
+        LEFT JOIN sides s ON s.registration_id = r.id
+        WHERE {tournament_filter} AND r.status = %s AND r.{competitor_column} IS NOT NULL
+        GROUP BY r.{competitor_column}
+    """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
+    all_params = [*params, *_COUNTED, *params, *_COUNTED, *params, _CONFIRMED]
+    result = []
+    for (
+        competitor_id,
+        tournaments_played,
+        matches_played,
+        points,
+        wins,
+        draws,
+        losses,
+        score_for,
+        score_against,
+        earliest_win_at,
+        last_updated_at,
+    ) in _fetch(sql, all_params):
+        result.append(
+            CompetitorTotals(
+                competitor_id=competitor_id,
+                registration_id=None,
+                points=int(points),
+                wins=int(wins),
+                draws=int(draws),
+                losses=int(losses),
+                matches_played=int(matches_played),
+                score_for=int(score_for),
+                score_against=int(score_against),
+                earliest_win_at=as_utc(earliest_win_at),
+                last_updated_at=as_utc(last_updated_at),
+                tournaments_played=int(tournaments_played),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class CountedMatch:
+    match_id: int
+    tournament_id: int
+    head_to_head: HeadToHeadMatch
+
+
+def counted_matches(tournament_ids: Sequence[int]) -> list[CountedMatch]:
+    """Every counted match of these tournaments, ascending by id. One query."""
+    if not tournament_ids:
+        return []
+    placeholders = ", ".join(["%s"] * len(tournament_ids))
+    sql = f"""
+        SELECT m.id, m.tournament_id, m.participant1_id, m.participant2_id, m.winner_id,
+               m.score1, m.score2
+        FROM tournaments_match m
+        WHERE m.tournament_id IN ({placeholders}) AND m.state IN (%s, %s)
+        ORDER BY m.id
+    """  # noqa: S608 - only placeholders are interpolated
+    rows = _fetch(sql, [*tournament_ids, *_COUNTED])
+    return [
+        CountedMatch(
+            match_id=row[0],
+            tournament_id=row[1],
+            head_to_head=HeadToHeadMatch(
+                registration1_id=row[2],
+                registration2_id=row[3],
+                winner_registration_id=row[4],
+                score1=row[5],
+                score2=row[6],
+            ),
+        )
+        for row in rows
+    ]
