@@ -160,6 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "apps.common.api.errors.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -199,4 +200,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# --- Rate limits (requests per user per rolling hour, per endpoint; read per request) -----------
+LEADERBOARD_RATE_LIMITS = {
+    "public": _env_int("RATE_LIMIT_PUBLIC_PER_HOUR", 100, minimum=1),
+    "admin": _env_int("RATE_LIMIT_ADMIN_PER_HOUR", 100, minimum=1),
+    "invalidate": _env_int("RATE_LIMIT_INVALIDATE_PER_HOUR", 10, minimum=1),
 }

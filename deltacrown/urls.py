@@ -1,8 +1,32 @@
 """URL configuration: the API under /api/, operations endpoints, the Django admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common import operations
 
 urlpatterns = [
+    path("api/", include("apps.tournaments.urls")),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="swagger-ui",
+    ),
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
+    path("metrics", operations.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "apps.common.api.errors.handler400"
+handler403 = "apps.common.api.errors.handler403"
+handler404 = "apps.common.api.errors.handler404"
+handler500 = "apps.common.api.errors.handler500"

@@ -1,0 +1,55 @@
+"""The base of every API view: rate-limit headers on every response, metrics names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from apps.common.api.errors import FeatureDisabledError
+from apps.common.api.throttles import EndpointRateThrottle, rate_limit_headers
+from apps.common.flags import is_flag_enabled
+from apps.common.models import FlagName
+
+
+class LeaderboardsApiEnabled(BasePermission):
+    """The public leaderboard endpoints answer 503 FEATURE_DISABLED while the API flag is off
+    for this user. Runs after authentication, before the rate limit."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not is_flag_enabled(FlagName.API, getattr(request.user, "pk", None)):
+            raise FeatureDisabledError()
+        return True
+
+
+class ApiView(APIView):
+    """`endpoint_name` labels metrics and logs and keys the rate limit; `rate_scope` chooses
+    the budget (None = not rate limited)."""
+
+    endpoint_name: str = ""
+    rate_scope: str | None = None
+    permission_classes = [IsAuthenticated]
+
+    def get_throttles(self) -> list[EndpointRateThrottle]:
+        return [EndpointRateThrottle()] if self.rate_scope else []
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
+        return response
+
+
+class PublicLeaderboardView(ApiView):
+    rate_scope = "public"
+    permission_classes = [IsAuthenticated, LeaderboardsApiEnabled]
+
+
+class StaffView(ApiView):
+    rate_scope = "admin"
+    permission_classes = [IsAuthenticated, IsAdminUser]

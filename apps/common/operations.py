@@ -1,0 +1,70 @@
+"""Operations endpoints: liveness, readiness, Prometheus exposition. Outside DRF on purpose:
+no authentication, no rate limit, no request metrics."""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from apps.common.api.errors import ErrorCode, error_body
+from apps.common.redis_gateway import is_redis_reachable, redis_client
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return True
+    except DatabaseError:
+        return False
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _database_reachable()}
+    if redis_client() is not None:
+        checks["redis"] = is_redis_reachable()
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        body = error_body(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"Not ready: {', '.join(failed)} unreachable.",
+            checks=checks,
+            failed=failed,
+        )
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ready", "checks": checks})
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_BEARER_TOKEN
+    if token:
+        supplied = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+            response = JsonResponse(
+                error_body(ErrorCode.NOT_AUTHENTICATED, "A bearer token is required."), status=401
+            )
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        output = generate_latest(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        output = generate_latest(REGISTRY)
+    return HttpResponse(output, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,112 @@
+"""Name resolution: the only endpoints that return names (contract section 4)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.common.api.params import id_in_range
+from apps.common.api.views import ApiView, PublicLeaderboardView
+from apps.common.models import User
+from apps.tournaments.api import serializers
+from apps.tournaments.models import Team, Tournament, TournamentStatus
+from apps.tournaments.services.documents import iso_utc
+from apps.tournaments.services.errors import ParticipantNotFoundError, TournamentNotFoundError
+
+
+class ProfileNameView(ApiView):
+    endpoint_name = "profile_name"
+
+    @extend_schema(
+        operation_id="profile_name",
+        responses=serializers.responses(serializers.ProfileNameSerializer, 404),
+    )
+    def get(self, request: Request, profile_id: int) -> Response:
+        user = (
+            User.objects.filter(pk=profile_id).values("id", "display_name", "username").first()
+            if id_in_range(profile_id)
+            else None
+        )
+        if user is None:
+            raise ParticipantNotFoundError(f"No profile with id {profile_id}.")
+        return Response(
+            {"id": user["id"], "display_name": user["display_name"] or user["username"]}
+        )
+
+
+class TeamNameView(ApiView):
+    endpoint_name = "team_name"
+
+    @extend_schema(
+        operation_id="team_name",
+        responses=serializers.responses(serializers.TeamNameSerializer, 404),
+    )
+    def get(self, request: Request, team_id: int) -> Response:
+        team = (
+            Team.objects.filter(pk=team_id).values("id", "name", "tag").first()
+            if id_in_range(team_id)
+            else None
+        )
+        if team is None:
+            raise NotFound(f"No team with id {team_id}.")
+        return Response(team)
+
+
+class TournamentMetadataView(ApiView):
+    endpoint_name = "tournament_metadata"
+
+    @extend_schema(
+        operation_id="tournament_metadata",
+        responses=serializers.responses(serializers.TournamentMetadataSerializer, 404),
+    )
+    def get(self, request: Request, tournament_id: int) -> Response:
+        tournament = (
+            Tournament.objects.filter(pk=tournament_id)
+            .values(
+                "id",
+                "name",
+                "game__slug",
+                "season__slug",
+                "status",
+                "participation_type",
+                "format",
+                "starts_at",
+                "ends_at",
+            )
+            .first()
+            if id_in_range(tournament_id)
+            else None
+        )
+        hidden = tournament is not None and (
+            tournament["status"] == TournamentStatus.DRAFT and not request.user.is_staff
+        )
+        if tournament is None or hidden:
+            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+        return Response(
+            {
+                "id": tournament["id"],
+                "name": tournament["name"],
+                "game": tournament["game__slug"],
+                "season": tournament["season__slug"],
+                "status": tournament["status"],
+                "participation_type": tournament["participation_type"],
+                "format": tournament["format"],
+                "starts_at": iso_utc(tournament["starts_at"]),
+                "ends_at": iso_utc(tournament["ends_at"]),
+            }
+        )
+
+
+class PingView(PublicLeaderboardView):
+    """A trivial endpoint on the same stack as the boards (auth, flag, rate limit, metrics,
+    logs): the baseline of the performance budget."""
+
+    endpoint_name = "ping"
+
+    @extend_schema(
+        operation_id="ping", responses=serializers.responses(serializers.PingSerializer, 429, 503)
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})

@@ -1,0 +1,146 @@
+"""Response shapes for the OpenAPI schema and for name resolution.
+
+Board responses are rendered by the service straight to bytes (so a cached page is served as
+is); these serializers describe those bytes for drf-spectacular and schemathesis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, required=False, description="Positive integer, default 1."),
+    OpenApiParameter("page_size", int, required=False, description="1-200, default 50."),
+]
+
+
+class ErrorSerializer(serializers.Serializer):
+    error_code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    retry_after_seconds = serializers.IntegerField(required=False)
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR: a bad query or body; `errors` names each field.",
+    401: "NOT_AUTHENTICATED: no or bad credentials.",
+    403: "PERMISSION_DENIED: authenticated but not allowed (staff only).",
+    404: "Not found: an unknown id, slug or path, or a page past the last.",
+    405: "METHOD_NOT_ALLOWED.",
+    429: "RATE_LIMIT_EXCEEDED, with `retry_after_seconds` and rate-limit headers.",
+    503: "FEATURE_DISABLED (flag off) or SERVICE_UNAVAILABLE (database or Redis down).",
+}
+
+
+def responses(success: Any, *statuses: int, success_status: int = 200) -> dict[int, Any]:
+    """A 200 shape plus the error envelope for 401, 405 and every status named."""
+    documented: dict[int, Any] = {success_status: success}
+    for status in sorted({401, 405, *statuses}):
+        documented[status] = OpenApiResponse(
+            ErrorSerializer, description=_ERROR_DESCRIPTIONS[status]
+        )
+    documented[304] = OpenApiResponse(description="Not modified (If-None-Match matched the ETag).")
+    return documented
+
+
+class _PagedSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class BoardRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    participant_id = serializers.IntegerField(allow_null=True)
+    team_id = serializers.IntegerField(allow_null=True)
+    registration_id = serializers.IntegerField(allow_null=True)
+    points = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    draws = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    matches_played = serializers.IntegerField()
+    score_for = serializers.IntegerField()
+    score_against = serializers.IntegerField()
+    earliest_win_at = serializers.DateTimeField(allow_null=True)
+    last_updated_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(allow_null=True)
+
+
+class ScopedBoardRowSerializer(BoardRowSerializer):
+    tournaments_played = serializers.IntegerField()
+
+
+class TournamentBoardSerializer(_PagedSerializer):
+    tournament_id = serializers.IntegerField()
+    participant_type = serializers.ChoiceField(choices=["solo", "team"])
+    ruleset = serializers.CharField()
+    computed_at = serializers.DateTimeField()
+    computation_enabled = serializers.BooleanField()
+    results = BoardRowSerializer(many=True)
+
+
+class ScopedBoardSerializer(_PagedSerializer):
+    scope = serializers.ChoiceField(choices=["tournament", "season", "all_time"])
+    season = serializers.CharField(required=False)
+    tournament_id = serializers.IntegerField(allow_null=True)
+    participant_type = serializers.ChoiceField(choices=["solo", "team"])
+    ruleset = serializers.CharField()
+    computed_at = serializers.DateTimeField()
+    computation_enabled = serializers.BooleanField()
+    results = ScopedBoardRowSerializer(many=True)
+
+
+class HistoryItemSerializer(serializers.Serializer):
+    tournament_id = serializers.IntegerField()
+    team_id = serializers.IntegerField(allow_null=True)
+    registration_id = serializers.IntegerField()
+    rank = serializers.IntegerField()
+    field_size = serializers.IntegerField()
+    points = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    draws = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    matches_played = serializers.IntegerField()
+    tournament_status = serializers.CharField()
+    tournament_ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class HistorySerializer(_PagedSerializer):
+    participant_id = serializers.IntegerField()
+    computation_enabled = serializers.BooleanField()
+    results = HistoryItemSerializer(many=True)
+
+
+# --- name resolution (the only responses that carry names) --------------------------------------
+
+
+class ProfileNameSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class TeamNameSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    tag = serializers.CharField()
+
+
+class TournamentMetadataSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    game = serializers.CharField()
+    season = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    participation_type = serializers.CharField()
+    format = serializers.CharField()
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
+
+
+class PingSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
