@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from apps.common import flags, redis_gateway
-from apps.tournaments.services import board_cache
+from apps.common.api import throttles
+from apps.tournaments.services import board_cache, cache_stats
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -38,6 +39,8 @@ def _isolated_caches(settings) -> Iterator[None]:
     flushed database."""
     redis_gateway.reset_for_tests()
     board_cache.local_store().clear()
+    cache_stats.accumulator.reset()
+    throttles.local_windows.clear()
     flags.forget_local_rows()
     if settings.REDIS_URL:
         _flush(settings.REDIS_URL)
@@ -69,6 +72,7 @@ def use_redis(settings, redis_url: str) -> Iterator[redis.Redis]:
     settings.REDIS_URL = redis_url
     redis_gateway.reset_for_tests()
     flags.forget_local_rows()
+    cache_stats.accumulator.reset()
     _flush(redis_url)
     client = redis.Redis.from_url(redis_url)
     yield client

@@ -144,3 +144,88 @@ class TournamentMetadataSerializer(serializers.Serializer):
 
 class PingSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
+
+
+# --- staff debug endpoints ----------------------------------------------------------------------
+
+
+class FlagStateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    source = serializers.ChoiceField(choices=["env", "db", "default"])
+
+
+class RawAggregationSerializer(serializers.Serializer):
+    registration_id = serializers.IntegerField()
+    participant_id = serializers.IntegerField(allow_null=True)
+    team_id = serializers.IntegerField(allow_null=True)
+    points = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    draws = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    total_matches = serializers.IntegerField()
+    match_ids = serializers.ListField(child=serializers.IntegerField())
+    earliest_win = serializers.DateTimeField(allow_null=True)
+
+
+class TraceStepSerializer(serializers.Serializer):
+    rank_above = serializers.IntegerField()
+    rank_below = serializers.IntegerField()
+    step = serializers.CharField()
+    value_above = serializers.JSONField(allow_null=True)
+    value_below = serializers.JSONField(allow_null=True)
+
+
+class CacheMetadataSerializer(serializers.Serializer):
+    cached = serializers.BooleanField()
+    cache_key = serializers.CharField()
+    ttl_seconds = serializers.IntegerField(allow_null=True)
+    last_refresh = serializers.DateTimeField(allow_null=True)
+
+
+class InspectSerializer(serializers.Serializer):
+    tournament_id = serializers.IntegerField()
+    flag_states = serializers.DictField(child=FlagStateSerializer())
+    raw_aggregations = RawAggregationSerializer(many=True)
+    tiebreak_trace = TraceStepSerializer(many=True)
+    cache_metadata = CacheMetadataSerializer()
+    computed_at = serializers.DateTimeField()
+
+
+class CacheMetricsSerializer(serializers.Serializer):
+    cache_hit_ratio = serializers.FloatField(allow_null=True)
+    total_requests = serializers.IntegerField(allow_null=True)
+    cache_hits = serializers.IntegerField(allow_null=True)
+    cache_misses = serializers.IntegerField(allow_null=True)
+    evictions_count = serializers.IntegerField(allow_null=True)
+
+
+# Three keys start with a digit and cannot be class attributes: build the class from a dict.
+TtlDistributionSerializer = type(
+    "TtlDistributionSerializer",
+    (serializers.Serializer,),
+    {
+        name: serializers.IntegerField(allow_null=True)
+        for name in (
+            "expired_count",
+            "0_60_seconds",
+            "60_180_seconds",
+            "180_300_seconds",
+            "over_300_seconds",
+        )
+    },
+)
+
+
+class CacheStatusSerializer(serializers.Serializer):
+    cache_enabled = serializers.BooleanField()
+    redis_connected = serializers.BooleanField()
+    cache_keys_count = serializers.IntegerField(allow_null=True)
+    metrics = CacheMetricsSerializer()
+    ttl_distribution = TtlDistributionSerializer()
+    checked_at = serializers.DateTimeField()
+
+
+class InvalidationSerializer(serializers.Serializer):
+    cache_keys_removed = serializers.ListField(child=serializers.CharField())
+    invalidated_count = serializers.IntegerField()
+    invalidated_at = serializers.DateTimeField()

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.common.redis_gateway import redis_client, require_redis, safe_redis_call
+from apps.tournaments.services import cache_stats
 from apps.tournaments.utils import metrics
 
 log = structlog.get_logger(__name__)
@@ -129,8 +130,10 @@ class BoardStore(Protocol):
     def try_lock(self, board: BoardRef) -> Any: ...
     def release_lock(self, lock: Any) -> None: ...
     def invalidate(self, boards: Iterable[BoardRef]) -> list[str]: ...
+    def invalidate_scope(self, scope: Scope | None) -> list[str]: ...
     def board_keys(self, scope: Scope | None) -> list[str]: ...
     def ttl_seconds(self, board: BoardRef) -> int | None: ...
+    def ttl_of_key(self, key: str) -> int | None: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,18 +228,40 @@ class RedisBoardStore:
         safe_redis_call("lock", call, None)
 
     def invalidate(self, boards: Iterable[BoardRef]) -> list[str]:
-        ordered = sorted(set(boards), key=lambda board: board.key)
+        return self._invalidate_names({board.name for board in boards})
+
+    def invalidate_scope(self, scope: Scope | None) -> list[str]:
+        """Every board of the scope (None = all): live documents and, through their version
+        keys, boards being computed right now (their late store will be refused)."""
+        scopes = [scope] if scope else list(Scope)
+        patterns = [
+            f"{prefix}{each.value}:*" for each in scopes for prefix in (KEY_PREFIX, VERSION_PREFIX)
+        ]
+
+        def call(client: redis.Redis) -> set[str]:
+            names: set[str] = set()
+            for pattern in patterns:
+                prefix = VERSION_PREFIX if pattern.startswith(VERSION_PREFIX) else KEY_PREFIX
+                for key in client.scan_iter(match=pattern, count=1000):
+                    names.add((_decode(key) or "")[len(prefix) :])
+            return names
+
+        return self._invalidate_names(require_redis("scan", call))
+
+    def _invalidate_names(self, names: set[str]) -> list[str]:
+        ordered = sorted(names)
         if not ordered:
             return []
 
         def call(client: redis.Redis) -> list[str]:
             pipe = client.pipeline(transaction=False)
-            for board in ordered:
-                pipe.set(board.version_key, new_version(), ex=VERSION_TTL_SECONDS)
-                pipe.delete(board.key)
+            for name in ordered:
+                pipe.set(f"{VERSION_PREFIX}{name}", new_version(), ex=VERSION_TTL_SECONDS)
+                pipe.delete(f"{KEY_PREFIX}{name}")
             results = pipe.execute()
+            deleted = results[1::2]
             return [
-                board.key for board, deleted in zip(ordered, results[1::2], strict=True) if deleted
+                f"{KEY_PREFIX}{name}" for name, gone in zip(ordered, deleted, strict=True) if gone
             ]
 
         return require_redis("delete", call)
@@ -258,7 +283,10 @@ class RedisBoardStore:
         return require_redis("scan", call)
 
     def ttl_seconds(self, board: BoardRef) -> int | None:
-        remaining = safe_redis_call("ttl", lambda client: client.ttl(board.key), None)
+        return self.ttl_of_key(board.key)
+
+    def ttl_of_key(self, key: str) -> int | None:
+        remaining = safe_redis_call("ttl", lambda client: client.ttl(key), None)
         if remaining is None or remaining < 0:
             return None
         return int(remaining)
@@ -343,13 +371,22 @@ class LocalBoardStore:
         lock.release()
 
     def invalidate(self, boards: Iterable[BoardRef]) -> list[str]:
+        return self._invalidate_keys({board.key for board in boards})
+
+    def invalidate_scope(self, scope: Scope | None) -> list[str]:
+        prefix = f"{KEY_PREFIX}{scope.value}:" if scope else KEY_PREFIX
+        with self._mutex:
+            keys = {key for key in [*self._versions, *self._entries] if key.startswith(prefix)}
+        return self._invalidate_keys(keys)
+
+    def _invalidate_keys(self, keys: set[str]) -> list[str]:
         removed: list[str] = []
         with self._mutex:
-            for board in sorted(set(boards), key=lambda each: each.key):
-                self._versions[board.key] = new_version()
-                if self._live_entry(board.key) is not None:
-                    removed.append(board.key)
-                self._entries.pop(board.key, None)
+            for key in sorted(keys):
+                self._versions[key] = new_version()
+                if self._live_entry(key) is not None:
+                    removed.append(key)
+                self._entries.pop(key, None)
         return removed
 
     def board_keys(self, scope: Scope | None) -> list[str]:
@@ -362,8 +399,11 @@ class LocalBoardStore:
             )
 
     def ttl_seconds(self, board: BoardRef) -> int | None:
+        return self.ttl_of_key(board.key)
+
+    def ttl_of_key(self, key: str) -> int | None:
         with self._mutex:
-            entry = self._live_entry(board.key)
+            entry = self._live_entry(key)
             if entry is None:
                 return None
             return max(0, int(entry.expires_at - time.monotonic()))
@@ -429,9 +469,18 @@ def boards_fed_by_tournaments(tournament_ids: Iterable[int]) -> set[BoardRef]:
 
 def invalidate_boards(boards: Iterable[BoardRef], reason: EvictionReason) -> list[str]:
     """Delete these boards now; return the keys that existed. Raises RedisUnavailableError."""
-    removed = board_store().invalidate(boards)
+    return record_evictions(board_store().invalidate(boards), reason)
+
+
+def invalidate_scope(scope: Scope | None, reason: EvictionReason) -> list[str]:
+    """Delete every board of a scope (None = every board). Raises RedisUnavailableError."""
+    return record_evictions(board_store().invalidate_scope(scope), reason)
+
+
+def record_evictions(removed: list[str], reason: EvictionReason) -> list[str]:
     if removed:
         metrics.CACHE_EVICTIONS.labels(reason=reason.value).inc(len(removed))
+        cache_stats.record_evictions(len(removed))
     return removed
 
 

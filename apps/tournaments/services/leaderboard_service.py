@@ -37,7 +37,7 @@ from apps.tournaments.models import (
     Season,
     Tournament,
 )
-from apps.tournaments.services import aggregation
+from apps.tournaments.services import aggregation, cache_stats
 from apps.tournaments.services.board_cache import (
     MISS_POLL_SECONDS,
     MISS_WAIT_SECONDS,
@@ -399,6 +399,7 @@ class LeaderboardService:
         read = board_store().read(board, spec.cache_field) if self.cache_enabled else None
         if read is not None and read.version is not None and read.page is not None:
             metrics.CACHE_HITS.labels(scope=scope).inc()
+            cache_stats.record_hit()
             metrics.SERVICE_LATENCY.labels(scope=scope, cached="true").observe(
                 time.perf_counter() - started
             )
@@ -417,6 +418,7 @@ class LeaderboardService:
             etag = _body_etag(body)
         counter = metrics.CACHE_HITS if from_cache else metrics.CACHE_MISSES
         counter.labels(scope=scope).inc()
+        (cache_stats.record_hit if from_cache else cache_stats.record_miss)()
         metrics.SERVICE_LATENCY.labels(scope=scope, cached=str(from_cache).lower()).observe(
             time.perf_counter() - started
         )

@@ -1,0 +1,191 @@
+"""Staff views of the leaderboard machinery: a live board with its tie-break trace, the cache's
+health, and manual invalidation. Nothing here writes a board to the cache."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import structlog
+from django.utils import timezone
+
+from apps.common.flags import all_flag_states
+from apps.common.models import AuditAction, AuditRecord, FlagName
+from apps.common.redis_gateway import is_redis_reachable, redis_client, require_redis
+from apps.tournaments.models import Tournament
+from apps.tournaments.services import aggregation, cache_stats
+from apps.tournaments.services.board_cache import (
+    BoardRef,
+    EvictionReason,
+    Scope,
+    board_store,
+    boards_fed_by_tournaments,
+    invalidate_boards,
+    invalidate_scope,
+)
+from apps.tournaments.services.documents import decode_document, iso_utc
+from apps.tournaments.services.errors import TournamentNotFoundError
+from apps.tournaments.services.leaderboard_service import _tournament_row, rank_tournament
+
+log = structlog.get_logger(__name__)
+
+# Upper bounds (inclusive) of the TTL buckets of the cache-status endpoint, in seconds.
+TTL_BUCKETS = (("0_60_seconds", 60), ("60_180_seconds", 180), ("180_300_seconds", 300))
+OVER_TTL_BUCKET = "over_300_seconds"
+
+
+def inspect_tournament(tournament_id: int) -> dict[str, Any]:
+    """The board computed live (3 queries), its trace, the flags and the cache's view of it."""
+    tournament = _tournament_row(tournament_id)
+    registration_totals = aggregation.tournament_totals(tournament_id)
+    matches = aggregation.counted_matches([tournament_id])
+    ranking = rank_tournament(tournament, registration_totals, matches)
+    match_ids: dict[int, list[int]] = defaultdict(list)
+    for match in matches:
+        match_ids[match.head_to_head.registration1_id].append(match.match_id)
+        match_ids[match.head_to_head.registration2_id].append(match.match_id)
+    by_registration = {each.totals.registration_id: each for each in registration_totals}
+    raw = []
+    for ranked in ranking.rows:
+        totals = ranked.totals
+        registration = by_registration[totals.registration_id]
+        raw.append(
+            {
+                "registration_id": totals.registration_id,
+                "participant_id": registration.participant_id,
+                "team_id": registration.team_id,
+                "points": totals.points,
+                "wins": totals.wins,
+                "draws": totals.draws,
+                "losses": totals.losses,
+                "total_matches": totals.matches_played,
+                "match_ids": sorted(match_ids.get(totals.registration_id, [])),
+                "earliest_win": iso_utc(totals.earliest_win_at),
+            }
+        )
+    trace = [
+        {
+            "rank_above": step.rank_above,
+            "rank_below": step.rank_below,
+            "step": step.step,
+            "value_above": step.value_above,
+            "value_below": step.value_below,
+        }
+        for step in ranking.trace
+    ]
+    return {
+        "tournament_id": tournament_id,
+        "flag_states": {
+            name: {"enabled": state.enabled, "source": state.source.value}
+            for name, state in all_flag_states().items()
+        },
+        "raw_aggregations": raw,
+        "tiebreak_trace": trace,
+        "cache_metadata": _cache_metadata(BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)),
+        "computed_at": iso_utc(timezone.now()),
+    }
+
+
+def _cache_metadata(board: BoardRef) -> dict[str, Any]:
+    store = board_store()
+    read = store.read(board, None)
+    document = read.document
+    last_refresh = None
+    if document is not None:
+        last_refresh = decode_document(document)["header"].get("computed_at")
+    return {
+        "cached": document is not None,
+        "cache_key": board.key,
+        "ttl_seconds": store.ttl_seconds(board) if document is not None else None,
+        "last_refresh": last_refresh,
+    }
+
+
+def _ttl_distribution() -> dict[str, int | None]:
+    buckets: dict[str, int | None] = {name: 0 for name, _ in TTL_BUCKETS}
+    buckets[OVER_TTL_BUCKET] = 0
+    store = board_store()
+    keys = store.board_keys(None)
+    if redis_client() is not None:
+
+        def call(client):  # type: ignore[no-untyped-def]
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.ttl(key)
+            ttls = pipe.execute()
+            return ttls, int(client.info("stats").get("expired_keys", 0))
+
+        ttls, expired = require_redis("ttl", call)
+    else:
+        ttls = [store.ttl_of_key(key) for key in keys]
+        expired = None
+    for ttl in ttls:
+        if ttl is None or ttl < 0:
+            continue
+        for name, upper in TTL_BUCKETS:
+            if ttl <= upper:
+                buckets[name] = (buckets[name] or 0) + 1
+                break
+        else:
+            buckets[OVER_TTL_BUCKET] = (buckets[OVER_TTL_BUCKET] or 0) + 1
+    return {"expired_count": expired, **buckets}
+
+
+def cache_status() -> dict[str, Any]:
+    """Key count, fleet-wide hit ratio, TTL spread and whether Redis answers."""
+    from apps.common.flags import flag_state
+
+    connected = is_redis_reachable()
+    uses_redis = redis_client() is not None
+    keys_count: int | None
+    distribution: dict[str, int | None]
+    if uses_redis and not connected:
+        keys_count = None
+        distribution = {"expired_count": None, **{name: None for name, _ in TTL_BUCKETS}}
+        distribution[OVER_TTL_BUCKET] = None
+    else:
+        keys_count = len(board_store().board_keys(None))
+        distribution = _ttl_distribution()
+    totals = cache_stats.accumulator.totals()
+    return {
+        "cache_enabled": flag_state(FlagName.CACHE.value).enabled,
+        "redis_connected": connected,
+        "cache_keys_count": keys_count,
+        "metrics": {
+            "cache_hit_ratio": totals.hit_ratio if totals else None,
+            "total_requests": totals.requests if totals else None,
+            "cache_hits": totals.hits if totals else None,
+            "cache_misses": totals.misses if totals else None,
+            "evictions_count": totals.evictions if totals else None,
+        },
+        "ttl_distribution": distribution,
+        "checked_at": iso_utc(timezone.now()),
+    }
+
+
+def invalidate(
+    *, actor_id: int, tournament_id: int | None = None, scope: str | None = None
+) -> dict[str, Any]:
+    """Manual invalidation by tournament (its board, the season and all-time boards and the
+    histories it feeds) or by scope (`all` = every board). Leaves an audit record."""
+    if tournament_id is not None:
+        if not Tournament.objects.filter(pk=tournament_id).exists():
+            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+        removed = invalidate_boards(
+            boards_fed_by_tournaments([tournament_id]), EvictionReason.MANUAL
+        )
+        target: dict[str, Any] = {"tournament_id": tournament_id}
+    else:
+        chosen = None if scope == "all" else Scope(scope)
+        removed = invalidate_scope(chosen, EvictionReason.MANUAL)
+        target = {"scope": scope}
+    details = {**target, "cache_keys_removed": removed, "invalidated_count": len(removed)}
+    AuditRecord.objects.create(
+        actor_id=actor_id, action=AuditAction.CACHE_INVALIDATED, details=details
+    )
+    log.info(AuditAction.CACHE_INVALIDATED.value, actor_id=actor_id, **target, keys=len(removed))
+    return {
+        "cache_keys_removed": removed,
+        "invalidated_count": len(removed),
+        "invalidated_at": iso_utc(timezone.now()),
+    }
