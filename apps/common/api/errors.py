@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -123,8 +123,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ServiceUnavailableError | RedisUnavailableError):
         detail = str(getattr(exc, "detail", exc)) or ServiceUnavailableError.default_detail
         return Response(error_body(ErrorCode.SERVICE_UNAVAILABLE, detail), 503)
-    if isinstance(exc, DatabaseError):
-        log.error("database_unavailable", error=type(exc).__name__)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Connectivity only; other database errors are bugs and fall through to a logged 500.
+        log.error("database_unavailable", error=type(exc).__name__, message=str(exc)[:200])
         body = error_body(ErrorCode.SERVICE_UNAVAILABLE, "The database is unreachable.")
         return Response(body, 503)
     if isinstance(exc, Http404):

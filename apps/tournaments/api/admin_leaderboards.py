@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -74,9 +74,20 @@ def _parse_invalidation(body: Any) -> dict[str, Any]:
     return {"scope": scope}
 
 
-class InvalidationRequestSerializer(drf_serializers.Serializer):
-    tournament_id = drf_serializers.IntegerField(required=False, min_value=1)
-    scope = drf_serializers.ChoiceField(choices=list(INVALIDATION_SCOPES), required=False)
+class InvalidateByTournamentSerializer(drf_serializers.Serializer):
+    tournament_id = drf_serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class InvalidateByScopeSerializer(drf_serializers.Serializer):
+    scope = drf_serializers.ChoiceField(choices=list(INVALIDATION_SCOPES))
+
+
+# Exactly one of the two shapes (a body with both matches both, which oneOf rejects).
+INVALIDATION_REQUEST = PolymorphicProxySerializer(
+    component_name="InvalidationRequest",
+    serializers=[InvalidateByTournamentSerializer, InvalidateByScopeSerializer],
+    resource_type_field_name=None,
+)
 
 
 class CacheInvalidateView(StaffView):
@@ -85,7 +96,7 @@ class CacheInvalidateView(StaffView):
 
     @extend_schema(
         operation_id="admin_cache_invalidate",
-        request=InvalidationRequestSerializer,
+        request=INVALIDATION_REQUEST,
         examples=[
             OpenApiExample("By tournament", value={"tournament_id": 7}, request_only=True),
             OpenApiExample("By scope", value={"scope": "season"}, request_only=True),

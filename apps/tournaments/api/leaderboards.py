@@ -128,9 +128,16 @@ class ScopedLeaderboardView(PublicLeaderboardView):
         operation_id="scoped_leaderboard",
         parameters=[
             OpenApiParameter("scope", str, enum=list(SCOPES), required=True),
-            OpenApiParameter("tournament_id", int, required=False),
-            OpenApiParameter("season", str, required=False),
-            OpenApiParameter("game", str, required=False),
+            OpenApiParameter(
+                "tournament_id",
+                {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                required=False,
+                description="Required for scope=tournament.",
+            ),
+            OpenApiParameter(
+                "season", serializers.SLUG, required=False, description="Required for scope=season."
+            ),
+            OpenApiParameter("game", serializers.SLUG, required=False, description="A game slug."),
             OpenApiParameter(
                 "participant_type", str, enum=list(ParticipationType.values), required=False
             ),

@@ -12,9 +12,20 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, required=False, description="Positive integer, default 1."),
-    OpenApiParameter("page_size", int, required=False, description="1-200, default 50."),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1},
+        required=False,
+        description="Positive integer, default 1. Past the last page: 404 NOT_FOUND.",
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": 200},
+        required=False,
+        description="1-200, default 50.",
+    ),
 ]
+SLUG = {"type": "string", "minLength": 1, "pattern": "^[-a-zA-Z0-9_]+$"}
 
 
 class ErrorSerializer(serializers.Serializer):
