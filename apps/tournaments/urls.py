@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.tournaments.api import leaderboards, names
+from apps.tournaments.api import admin_leaderboards, admin_tournament_ops, leaderboards, names
 
 urlpatterns = [
     path(
@@ -28,4 +28,34 @@ urlpatterns = [
         name="tournament_metadata",
     ),
     path("ping/", names.PingView.as_view(), name="ping"),
+    path(
+        "admin/leaderboards/inspect/<int:tournament_id>/",
+        admin_leaderboards.InspectView.as_view(),
+        name="admin_inspect",
+    ),
+    path(
+        "admin/leaderboards/cache/status/",
+        admin_leaderboards.CacheStatusView.as_view(),
+        name="admin_cache_status",
+    ),
+    path(
+        "admin/leaderboards/cache/invalidate/",
+        admin_leaderboards.CacheInvalidateView.as_view(),
+        name="admin_cache_invalidate",
+    ),
+    path(
+        "admin/tournaments/<int:tournament_id>/payments/",
+        admin_tournament_ops.TournamentPaymentsView.as_view(),
+        name="admin_payments",
+    ),
+    path(
+        "admin/tournaments/<int:tournament_id>/matches/",
+        admin_tournament_ops.TournamentMatchesView.as_view(),
+        name="admin_matches",
+    ),
+    path(
+        "admin/tournaments/<int:tournament_id>/disputes/",
+        admin_tournament_ops.TournamentDisputesView.as_view(),
+        name="admin_disputes",
+    ),
 ]
