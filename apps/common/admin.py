@@ -4,6 +4,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.common.models import AuditRecord, FeatureFlag, User
@@ -26,6 +28,17 @@ class FeatureFlagAdmin(admin.ModelAdmin):
         # The audit record names whoever saved the flag (list_editable saves come through here).
         obj.updated_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: FeatureFlag) -> None:
+        obj.updated_by = request.user  # type: ignore[assignment]
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FeatureFlag]) -> None:
+        # One delete per flag, so each audit record names the request user.
+        with transaction.atomic(using=queryset.db):
+            for flag in queryset:
+                flag.updated_by = request.user  # type: ignore[assignment]
+                flag.delete()
 
 
 @admin.register(AuditRecord)

@@ -122,9 +122,14 @@ def forget_local_rows() -> None:
 
 
 def forget_cached_rows() -> None:
-    """Drop this process's and the shared copy; the next read goes to the database."""
-    forget_local_rows()
+    """Drop the shared and this process's copy; the next read goes to the database.
+
+    Shared copy first: a thread of this process that reads the old shared copy in between would
+    otherwise store it locally after the local copy was dropped, and this process would answer
+    with the old rows for up to LOCAL_TTL_SECONDS after its own change.
+    """
     safe_redis_call("flags", lambda client: client.delete(SHARED_CACHE_KEY), None)
+    forget_local_rows()
 
 
 def flag_state(name: str) -> FlagState:

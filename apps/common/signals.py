@@ -1,4 +1,10 @@
-"""Flag changes: forget cached rows everywhere and leave an audit record (who, old, new)."""
+"""Flag changes: forget cached rows everywhere and leave an audit record (who, old, new).
+
+Who made a change (`actor_id`): the `updated_by` the caller assigned on the instance for this save
+or delete (the admin assigns the request user; a script may assign its user), else nobody (None).
+An `updated_by` merely loaded with the row names whoever made an earlier change: a save that does
+not assign it is recorded without actor and clears it, so the row never credits a stale user.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,15 @@ log = structlog.get_logger(__name__)
 def _flag_snapshot(flag: FeatureFlag | None) -> dict[str, Any] | None:
     if flag is None:
         return None
-    return {"is_enabled": flag.is_enabled, "rollout_percent": flag.rollout_percent}
+    return {"is_enabled": bool(flag.is_enabled), "rollout_percent": int(flag.rollout_percent)}
+
+
+def _record_flag_change(
+    actor_id: int | None, name: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> None:
+    details = {"flag": name, "old": old, "new": new}
+    AuditRecord.objects.create(actor_id=actor_id, action=AuditAction.FLAG_CHANGED, details=details)
+    log.info(AuditAction.FLAG_CHANGED.value, actor_id=actor_id, **details)
 
 
 @receiver(pre_save, sender=FeatureFlag)
@@ -25,6 +39,8 @@ def remember_previous_flag(sender: type[FeatureFlag], instance: FeatureFlag, **k
     previous = None
     if instance.pk is not None:
         previous = FeatureFlag.objects.filter(pk=instance.pk).first()
+    if previous is not None and not instance.is_updated_by_assigned:
+        instance.updated_by = None
     instance._previous_snapshot = _flag_snapshot(previous)  # type: ignore[attr-defined]
 
 
@@ -34,20 +50,11 @@ def audit_flag_change(
 ) -> None:
     from apps.common.flags import forget_cached_rows
 
-    old = getattr(instance, "_previous_snapshot", None)
+    old = instance.__dict__.pop("_previous_snapshot", None)
     new = _flag_snapshot(instance)
     if old != new:
-        details = {"flag": instance.name, "old": old, "new": new}
-        AuditRecord.objects.create(
-            actor_id=instance.updated_by_id, action=AuditAction.FLAG_CHANGED, details=details
-        )
-        log.info(
-            AuditAction.FLAG_CHANGED.value,
-            actor_id=instance.updated_by_id,
-            flag=instance.name,
-            old=old,
-            new=new,
-        )
+        _record_flag_change(instance.updated_by_id, instance.name, old, new)
+    instance.forget_updated_by_assignment()
     transaction.on_commit(forget_cached_rows)
 
 
@@ -55,9 +62,6 @@ def audit_flag_change(
 def audit_flag_deletion(sender: type[FeatureFlag], instance: FeatureFlag, **kwargs: Any) -> None:
     from apps.common.flags import forget_cached_rows
 
-    details = {"flag": instance.name, "old": _flag_snapshot(instance), "new": None}
-    AuditRecord.objects.create(
-        actor_id=instance.updated_by_id, action=AuditAction.FLAG_CHANGED, details=details
-    )
-    log.info(AuditAction.FLAG_CHANGED.value, actor_id=instance.updated_by_id, **details)
+    actor_id = instance.updated_by_id if instance.is_updated_by_assigned else None
+    _record_flag_change(actor_id, instance.name, _flag_snapshot(instance), None)
     transaction.on_commit(forget_cached_rows)
