@@ -76,6 +76,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and log context cover everything below, including other middleware.
+    "apps.common.middleware.RequestContextMiddleware",
+    # Right after: request metrics of the API endpoints, timed around the rest of the stack.
+    "apps.common.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,6 +175,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.api.schema.require_request_bodies",
+        "apps.common.api.schema.close_invalidation_bodies",
+    ],
 }
 
 # --- Internationalisation and time --------------------------------------------------------------
@@ -193,13 +202,33 @@ if IS_PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Logging ------------------------------------------------------------------------------------
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# One JSON object per line on stdout, for structlog events and standard-library records alike
+# (apps/tournaments/utils/observability.py). configure_logging applies this dict and configures
+# structlog at the root level. django.request only from ERROR (every request has its own
+# request_finished line); runserver's access lines (query strings) and gunicorn's access log
+# (client addresses) are silenced; SQL is never logged with its parameters.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
+    )
+LOGGING_CONFIG = "apps.tournaments.utils.observability.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "formatters": {"json": {"()": "apps.tournaments.utils.observability.JsonFormatter"}},
+    "handlers": {
+        "stdout": {"()": "apps.tournaments.utils.observability.StdoutHandler", "formatter": "json"}
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"level": LOG_LEVEL, "propagate": True},
+        "django.request": {"level": "ERROR", "propagate": True},
+        "django.server": {"handlers": [], "propagate": False},
+        "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "gunicorn.error": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
 }
 
 # --- Rate limits (requests per user per rolling hour, per endpoint; read per request) -----------

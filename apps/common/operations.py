@@ -1,22 +1,41 @@
 """Operations endpoints: liveness, readiness, Prometheus exposition. Outside DRF on purpose:
-no authentication, no rate limit, no request metrics."""
+no authentication, no rate limit, no request metrics (apps.common.middleware counts API views
+only). Errors use the envelope of apps.common.api.errors; GET and HEAD only."""
 
 from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from apps.common.api.errors import ErrorCode, error_body
 from apps.common.redis_gateway import is_redis_reachable, redis_client
 
+OperationsView = Callable[[HttpRequest], HttpResponse]
 
-@require_GET
+
+def _get_only(view: OperationsView) -> OperationsView:
+    """405 METHOD_NOT_ALLOWED in the error envelope, with `Allow`, for anything but GET/HEAD."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            body = error_body(ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed; use GET.")
+            response = JsonResponse(body, status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return guarded
+
+
+@_get_only
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
@@ -31,7 +50,7 @@ def _database_reachable() -> bool:
         return False
 
 
-@require_GET
+@_get_only
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_reachable()}
     if redis_client() is not None:
@@ -48,7 +67,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready", "checks": checks})
 
 
-@require_GET
+@_get_only
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_BEARER_TOKEN
     if token:

@@ -8,6 +8,7 @@ from django.http import HttpResponseBase
 from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
+from structlog.contextvars import bind_contextvars
 
 from apps.common.api.errors import FeatureDisabledError
 from apps.common.api.throttles import EndpointRateThrottle, rate_limit_headers
@@ -32,6 +33,12 @@ class ApiView(APIView):
     endpoint_name: str = ""
     rate_scope: str | None = None
     permission_classes = [IsAuthenticated]
+
+    def perform_authentication(self, request: Request) -> None:
+        # Middleware runs before DRF authenticates: bind the user here, so the log lines the
+        # view writes carry user_id too (apps.common.middleware logs it on request_finished).
+        super().perform_authentication(request)
+        bind_contextvars(user_id=getattr(request.user, "pk", None))
 
     def get_throttles(self) -> list[EndpointRateThrottle]:
         return [EndpointRateThrottle()] if self.rate_scope else []

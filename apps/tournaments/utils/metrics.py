@@ -6,12 +6,17 @@ series is exported from the first scrape, in multiprocess mode too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Histogram
 
 SCOPES = ("tournament", "season", "all_time", "history")
 CACHED_VALUES = ("true", "false")
 EVICTION_REASONS = ("manual", "result_change")
 CACHE_OPERATIONS = ("get", "set", "delete", "lock", "ttl", "scan", "throttle", "flags", "version")
+# Created at zero for every routed endpoint: 200 so the request series exist from the first scrape,
+# 500 so the 5xx ratio reads 0 rather than "no data" while nothing failed.
+KNOWN_STATUS_CODES = ("200", "500")
 
 REQUESTS = Counter(
     "leaderboard_requests_total",
@@ -59,6 +64,15 @@ def create_known_series() -> None:
         CACHE_EVICTIONS.labels(reason=reason)
     for operation in CACHE_OPERATIONS:
         CACHE_ERRORS.labels(operation=operation)
+
+
+def create_endpoint_series(endpoint_names: Iterable[str]) -> None:
+    """Create the request series of the API endpoints at zero. Called with the endpoint names of
+    the URLconf when Django loads its middleware (apps.common.middleware), in every process."""
+    for endpoint in endpoint_names:
+        API_LATENCY.labels(endpoint=endpoint)
+        for status_code in KNOWN_STATUS_CODES:
+            REQUESTS.labels(endpoint=endpoint, status_code=status_code)
 
 
 create_known_series()
