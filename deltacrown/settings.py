@@ -81,6 +81,8 @@ MIDDLEWARE = [
     # Right after: request metrics of the API endpoints, timed around the rest of the stack.
     "apps.common.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's and Swagger UI's files under gunicorn too (no CDN, no extra server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -191,6 +193,9 @@ USE_TZ = True
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files are found in the apps (no collectstatic needed to serve them); collectstatic still
+# gathers them into STATIC_ROOT for images and for a CDN if one is ever put in front.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = BASE_DIR / "media"
 
 # --- Security (production) ----------------------------------------------------------------------

@@ -23,12 +23,14 @@ def _token_client(user) -> APIClient:
 
 
 def _hammer(url: str, user, total: int, threads: int) -> list:
+    """`total` GETs from `threads` threads, all released at once. Clients (and the token row)
+    are made up front in this thread: a worker never writes to the database."""
     responses: list = []
     lock = threading.Lock()
-    barrier = threading.Barrier(threads)
+    barrier = threading.Barrier(threads, timeout=30)
+    clients = [_token_client(user) for _ in range(threads)]
 
-    def worker(count: int) -> None:
-        client = _token_client(user)
+    def worker(client: APIClient, count: int) -> None:
         barrier.wait()
         for _ in range(count):
             response = client.get(url)
@@ -37,11 +39,11 @@ def _hammer(url: str, user, total: int, threads: int) -> list:
         connection.close()
 
     per_thread = total // threads
-    pool = [threading.Thread(target=worker, args=(per_thread,)) for _ in range(threads)]
+    pool = [threading.Thread(target=worker, args=(client, per_thread)) for client in clients]
     for thread in pool:
         thread.start()
     for thread in pool:
-        thread.join()
+        thread.join(timeout=120)
     return responses
 
 
