@@ -187,6 +187,8 @@ class ScopedLeaderboardView(PublicLeaderboardView):
         service = LeaderboardService(user_id=request.user.pk)
         if scope == "tournament":
             assert tournament_id is not None
+            if game is not None:
+                service.require_game(game)  # an unknown game is a 400 on every scope
             query.append(("tournament_id", str(tournament_id)))
             if paging.page_size_given:
                 query.append(("page_size", str(paging.page_size)))

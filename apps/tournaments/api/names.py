@@ -25,15 +25,14 @@ class ProfileNameView(ApiView):
     )
     def get(self, request: Request, profile_id: int) -> Response:
         user = (
-            User.objects.filter(pk=profile_id).values("id", "display_name", "username").first()
+            User.objects.filter(pk=profile_id).values("id", "display_name").first()
             if id_in_range(profile_id)
             else None
         )
         if user is None:
             raise ParticipantNotFoundError(f"No profile with id {profile_id}.")
-        return Response(
-            {"id": user["id"], "display_name": user["display_name"] or user["username"]}
-        )
+        # The display name only, even when empty: a username is a login, not a public name.
+        return Response({"id": user["id"], "display_name": user["display_name"]})
 
 
 class TeamNameView(ApiView):

@@ -33,9 +33,14 @@ from typing import Any, Protocol
 import redis
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
-from apps.common.redis_gateway import redis_client, require_redis, safe_redis_call
+from apps.common.redis_gateway import (
+    RedisUnavailableError,
+    redis_client,
+    require_redis,
+    safe_redis_call,
+)
 from apps.tournaments.services import cache_stats
 from apps.tournaments.utils import metrics
 
@@ -491,24 +496,58 @@ class _PendingInvalidation:
     boards: set[BoardRef] = field(default_factory=set)
 
     def flush(self) -> None:
-        boards = set(self.boards)
-        boards |= boards_fed_by_tournaments(self.tournament_ids)
-        for placement in self.placements:
-            boards |= boards_fed_by_placement(placement)
+        """Runs after the commit. Never raises: the commit has already happened."""
         try:
-            removed = invalidate_boards(boards, EvictionReason.RESULT_CHANGE)
-        except Exception as error:
-            # The versions could not be bumped: boards expire by TTL. Counted and logged.
-            metrics.CACHE_ERRORS.labels(operation="delete").inc()
-            log.error("board_invalidation_failed", boards=len(boards), error=type(error).__name__)
+            boards = set(self.boards)
+            boards |= boards_fed_by_tournaments(self.tournament_ids)
+            for placement in self.placements:
+                boards |= boards_fed_by_placement(placement)
+        except DatabaseError as error:
+            log.error("board_invalidation_failed", stage="resolve", error=type(error).__name__)
             return
-        log.info(
-            "boards_invalidated",
-            reason=EvictionReason.RESULT_CHANGE.value,
-            tournaments=sorted(self.tournament_ids),
-            boards=len(boards),
-            keys_removed=len(removed),
+        invalidate_with_retries(frozenset(boards), tuple(sorted(self.tournament_ids)))
+
+
+# Delays between attempts when Redis cannot be reached at commit time: about four minutes in
+# all, inside the default 300 s TTL. Until an attempt succeeds other workers may still serve
+# the boards cached before the commit (this one logs each retry); reads during the outage itself
+# come from SQL because the breaker is open.
+INVALIDATION_RETRY_DELAYS_SECONDS = (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def invalidate_with_retries(
+    boards: frozenset[BoardRef], tournament_ids: tuple[int, ...], attempt: int = 0
+) -> None:
+    try:
+        removed = invalidate_boards(boards, EvictionReason.RESULT_CHANGE)
+    except RedisUnavailableError as error:
+        if attempt >= len(INVALIDATION_RETRY_DELAYS_SECONDS):
+            log.error(
+                "board_invalidation_failed",
+                stage="redis",
+                boards=len(boards),
+                attempts=attempt + 1,
+                error=type(error).__name__,
+            )
+            return
+        delay = INVALIDATION_RETRY_DELAYS_SECONDS[attempt]
+        log.warning(
+            "board_invalidation_retry", boards=len(boards), attempt=attempt + 1, in_seconds=delay
         )
+        timer = threading.Timer(
+            delay, invalidate_with_retries, args=(boards, tournament_ids, attempt + 1)
+        )
+        timer.daemon = True
+        timer.start()
+        return
+    log.info(
+        "boards_invalidated",
+        reason=EvictionReason.RESULT_CHANGE.value,
+        tournaments=list(tournament_ids),
+        boards=len(boards),
+        keys_removed=len(removed),
+        attempt=attempt + 1,
+    )
 
 
 _pending = threading.local()
@@ -551,7 +590,7 @@ def schedule_tournament_invalidation(
     if batch is None:
         batch = _PendingInvalidation()
         _pending.batch = batch
-        transaction.on_commit(batch.flush)
+        transaction.on_commit(batch.flush, robust=True)
     batch.tournament_ids.update(tournament_ids)
     batch.placements.update(extra_placements)
     batch.boards.update(extra_boards)

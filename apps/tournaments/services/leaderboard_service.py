@@ -375,6 +375,10 @@ class LeaderboardService:
             return self._uncomputed(document, spec)
         return self._serve(board, spec, lambda: compute_history_document(user_id))
 
+    def require_game(self, game: str) -> int:
+        """The id of the game with this slug; InvalidParameterError (a 400) when there is none."""
+        return _game_id(game)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _scoped_page(self, board: BoardRef, spec: PageSpec) -> PageResult:

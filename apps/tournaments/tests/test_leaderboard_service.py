@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.db import transaction
@@ -430,3 +431,39 @@ def test_history_query_count_does_not_grow_with_tournaments(django_assert_num_qu
     with django_assert_num_queries(5):
         document = compute_history_document(anna.pk)
     assert len(document["rows"]) == 6
+
+
+def test_invalidation_retries_until_redis_answers_again(
+    transactional_db, flags_on, use_redis, settings
+):
+    """Redis unreachable at commit time: the invalidation is retried, so the board cached
+    before the commit is dropped as soon as Redis is back, not only at its TTL."""
+    from apps.common import redis_gateway
+    from apps.tournaments.services.board_cache import BoardRef, Scope
+
+    cup = build_solo_cup()
+    service = LeaderboardService(user_id=None)
+    service.tournament_page(cup.tournament.pk, PageSpec())
+    board_key = BoardRef(Scope.TOURNAMENT, tournament_id=cup.tournament.pk).key
+    assert use_redis.exists(board_key)
+    real_url = settings.REDIS_URL
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    redis_gateway.reset_for_tests()
+    MatchFactory(
+        participant1=cup.registrations["F"],
+        participant2=cup.registrations["A"],
+        winner=cup.registrations["F"],
+        completed_at=at(30),
+    )
+    assert use_redis.exists(board_key)  # the first attempt could not reach Redis
+    settings.REDIS_URL = real_url
+    redis_gateway.reset_for_tests()
+
+    deadline = time.monotonic() + 5
+    while use_redis.exists(board_key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not use_redis.exists(board_key)
+    body = _body(service.tournament_page(cup.tournament.pk, PageSpec()))
+    f_row = next(row for row in body["results"] if row["participant_id"] == cup.users["F"].pk)
+    assert f_row["wins"] == 1

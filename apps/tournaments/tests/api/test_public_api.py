@@ -445,3 +445,22 @@ def test_openapi_schema_and_docs_are_public(anonymous_client):
     assert b"/api/tournaments/{tournament_id}/leaderboard/" in schema.content
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+def test_unknown_game_is_400_on_the_tournament_scope_too(player_client, flags_on):
+    tournament = build_round_robin(2)
+
+    response = player_client.get(
+        SCOPED + f"?scope=tournament&tournament_id={tournament.pk}&game=nope"
+    )
+
+    assert response.status_code == 400
+    assert "game" in response.json()["errors"]
+
+
+def test_profile_without_display_name_never_shows_the_username(player_client):
+    quiet = UserFactory(username="quiet-login", display_name="")
+
+    body = player_client.get(f"/api/profiles/{quiet.pk}/").json()
+
+    assert body == {"id": quiet.pk, "display_name": ""}
