@@ -8,7 +8,15 @@ from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from apps.tournaments.models import Dispute, Match, Registration, Tournament
+from apps.tournaments.models import (
+    Dispute,
+    Game,
+    Match,
+    ParticipationType,
+    Registration,
+    Season,
+    Tournament,
+)
 from apps.tournaments.services.board_cache import (
     BoardRef,
     Scope,
@@ -95,3 +103,30 @@ def invalidate_history_of_deleted_user(sender: type, instance: Any, **kwargs: An
     schedule_tournament_invalidation(
         [], extra_boards=[BoardRef(Scope.HISTORY, user_id=instance.pk)]
     )
+
+
+@receiver(post_delete, sender=Season)
+@receiver(post_delete, sender=Game)
+def invalidate_boards_of_removed_season_or_game(
+    sender: type, instance: Season | Game, **kwargs: Any
+) -> None:
+    """A cached season or all-time board proves its season and game exist; once one is gone,
+    its boards go too, so the next read answers 404 / 400 instead of a cached board."""
+    if isinstance(instance, Season):
+        seasons = [instance.slug]
+        games = [None, *Game.objects.values_list("slug", flat=True)]
+    else:
+        seasons = list(Season.objects.values_list("slug", flat=True))
+        games = [instance.slug]
+    boards: list[BoardRef] = []
+    for participant_type in ParticipationType.values:
+        for game in games:
+            boards += [
+                BoardRef(Scope.SEASON, season=season, game=game, participant_type=participant_type)
+                for season in seasons
+            ]
+            if isinstance(instance, Game):
+                boards.append(
+                    BoardRef(Scope.ALL_TIME, game=game, participant_type=participant_type)
+                )
+    schedule_tournament_invalidation([], extra_boards=boards)

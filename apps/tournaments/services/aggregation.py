@@ -1,10 +1,11 @@
 """SQL: counted matches -> per-competitor totals, in a constant number of queries.
 
 Each counted match (state `completed` or `forfeit`) is read twice, once per side, through a
-`UNION ALL` of the participant1 and participant2 columns: joining both participant columns at
-once would multiply rows and inflate every SUM. The totals start from the confirmed
-registrations (LEFT JOIN), so a competitor with no counted match still gets a row of zeros.
-Points are summed in SQL with each tournament's own points per win / draw / loss.
+`UNION ALL` of the participant1 and participant2 columns (joining both participant columns at
+once would multiply rows and inflate every SUM); each side is grouped per registration before
+anything is joined to it. The totals start from the confirmed registrations (LEFT JOIN), so a
+competitor with no counted match still gets a row of zeros. Points are computed in SQL from each
+registration's own tournament's points per win / draw / loss.
 
 The SQL is written by hand because the ORM cannot aggregate over a UNION; it is plain SQL-92
 that runs unchanged on PostgreSQL and SQLite. Every value is a bound parameter.
@@ -34,36 +35,52 @@ _CONFIRMED = str(RegistrationStatus.CONFIRMED)
 
 _SIDE_SELECT = """
     SELECT m.{me}_id AS registration_id,
-           m.id AS match_id,
-           m.score{me_n} AS score_for,
-           m.score{them_n} AS score_against,
-           CASE WHEN m.winner_id = m.{me}_id THEN 1 ELSE 0 END AS won,
-           CASE WHEN m.winner_id IS NULL THEN 1 ELSE 0 END AS drawn,
-           CASE WHEN m.winner_id = m.{them}_id THEN 1 ELSE 0 END AS lost,
-           CASE WHEN m.winner_id = m.{me}_id THEN t.points_per_win
-                WHEN m.winner_id IS NULL THEN t.points_per_draw
-                ELSE t.points_per_loss END AS points,
-           CASE WHEN m.winner_id = m.{me}_id THEN m.completed_at END AS won_at,
-           m.completed_at AS completed_at
+           COUNT(*) AS played,
+           SUM(CASE WHEN m.winner_id = m.{me}_id THEN 1 ELSE 0 END) AS won,
+           SUM(CASE WHEN m.winner_id IS NULL THEN 1 ELSE 0 END) AS drawn,
+           SUM(CASE WHEN m.winner_id = m.{them}_id THEN 1 ELSE 0 END) AS lost,
+           SUM(m.score{me_n}) AS score_for,
+           SUM(m.score{them_n}) AS score_against,
+           MIN(CASE WHEN m.winner_id = m.{me}_id THEN m.completed_at END) AS won_at,
+           MAX(m.completed_at) AS completed_at
     FROM tournaments_match m
-    JOIN tournaments_tournament t ON t.id = m.tournament_id
+    {join}
     WHERE {match_filter} AND m.state IN (%s, %s)
+    GROUP BY m.{me}_id
 """
 
 
-def _sides_sql(match_filter: str) -> str:
+def _sides_sql(match_filter: str, *, filters_on_tournament: bool = False) -> str:
+    """Both sides of every counted match, each aggregated per registration before the outer
+    join: the join and the outer GROUP BY then see at most two rows per registration instead of
+    one per match and side. `filters_on_tournament`: the filter names columns of `t`."""
+    join = (
+        "JOIN tournaments_tournament t ON t.id = m.tournament_id" if filters_on_tournament else ""
+    )
     first = _SIDE_SELECT.format(
-        me="participant1", them="participant2", me_n=1, them_n=2, match_filter=match_filter
+        me="participant1",
+        them="participant2",
+        me_n=1,
+        them_n=2,
+        match_filter=match_filter,
+        join=join,
     )
     second = _SIDE_SELECT.format(
-        me="participant2", them="participant1", me_n=2, them_n=1, match_filter=match_filter
+        me="participant2",
+        them="participant1",
+        me_n=2,
+        them_n=1,
+        match_filter=match_filter,
+        join=join,
     )
     return f"{first} UNION ALL {second}"
 
 
+# Points come from the registration's own tournament (`t`, joined by the outer query).
 _TOTAL_COLUMNS = """
-    COUNT(s.registration_id) AS matches_played,
-    COALESCE(SUM(s.points), 0) AS points,
+    COALESCE(SUM(s.played), 0) AS matches_played,
+    COALESCE(SUM(s.won * t.points_per_win + s.drawn * t.points_per_draw
+                 + s.lost * t.points_per_loss), 0) AS points,
     COALESCE(SUM(s.won), 0) AS wins,
     COALESCE(SUM(s.drawn), 0) AS draws,
     COALESCE(SUM(s.lost), 0) AS losses,
@@ -111,6 +128,7 @@ def _registration_totals(
         WITH sides AS ({_sides_sql(match_filter)})
         SELECT r.id, r.tournament_id, r.user_id, r.team_id, {_TOTAL_COLUMNS}
         FROM tournaments_registration r
+        JOIN tournaments_tournament t ON t.id = r.tournament_id
         LEFT JOIN sides s ON s.registration_id = r.id
         WHERE {registration_filter} AND r.status = %s
         GROUP BY r.id, r.tournament_id, r.user_id, r.team_id
@@ -161,19 +179,23 @@ def tournament_totals(tournament_id: int) -> list[RegistrationTotals]:
     )
 
 
+# Two index lookups (the user's own registrations; the rosters naming the user) instead of one
+# `user_id = %s OR id IN (...)` filter, which PostgreSQL can only evaluate by scanning every
+# registration and then estimates at half the table (so it scans every match as well).
 _USER_TOURNAMENTS = """
     SELECT r2.tournament_id FROM tournaments_registration r2
-    WHERE r2.status = %s AND (
-        r2.user_id = %s OR r2.id IN (
-            SELECT rr.registration_id FROM tournaments_registration_roster rr
-            WHERE rr.user_id = %s))
+    WHERE r2.status = %s AND r2.user_id = %s
+    UNION
+    SELECT r3.tournament_id FROM tournaments_registration r3
+    JOIN tournaments_registration_roster rr ON rr.registration_id = r3.id
+    WHERE r3.status = %s AND rr.user_id = %s
 """
 
 
 def totals_for_tournaments_of_user(user_id: int) -> list[RegistrationTotals]:
     """Every confirmed registration of every tournament where the user holds a confirmed
     registration (solo, or on a confirmed team's roster). One query, whatever the count."""
-    user_params = [_CONFIRMED, user_id, user_id]
+    user_params = [_CONFIRMED, user_id, _CONFIRMED, user_id]
     return _registration_totals(
         match_filter=f"m.tournament_id IN ({_USER_TOURNAMENTS})",
         registration_filter=f"r.tournament_id IN ({_USER_TOURNAMENTS})",
@@ -201,7 +223,7 @@ def competitor_totals_across_tournaments(
         params.append(game_id)
     tournament_filter = " AND ".join(conditions)
     sql = f"""
-        WITH sides AS ({_sides_sql(tournament_filter)})
+        WITH sides AS ({_sides_sql(tournament_filter, filters_on_tournament=True)})
         SELECT r.{competitor_column} AS competitor_id,
                COUNT(DISTINCT r.tournament_id) AS tournaments_played,
                {_TOTAL_COLUMNS}

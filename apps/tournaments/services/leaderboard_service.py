@@ -382,14 +382,21 @@ class LeaderboardService:
     # --- internals ----------------------------------------------------------------------------
 
     def _scoped_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        # Lookups first: an unknown season is 404 and an unknown game 400 whatever the flags.
-        season_id = _season_id(board.season) if board.scope is Scope.SEASON else None
-        game_id = _game_id(board.game) if board.game else None
+        """An unknown season is 404 and an unknown game 400 whatever the flags. The lookups run
+        only when the board is computed: a cached board proves both existed (deleting a season
+        or game invalidates its boards), so a cache hit costs no SQL."""
+
+        def lookups() -> tuple[int | None, int | None]:
+            season_id = _season_id(board.season) if board.scope is Scope.SEASON else None
+            game_id = _game_id(board.game) if board.game else None
+            return season_id, game_id
+
         if not self.computation_enabled:
+            lookups()
             return self._uncomputed(
                 empty_document(_scoped_header(board, computation_enabled=False)), spec
             )
-        return self._serve(board, spec, lambda: compute_scoped_document(board, season_id, game_id))
+        return self._serve(board, spec, lambda: compute_scoped_document(board, *lookups()))
 
     def _uncomputed(self, document: dict[str, Any], spec: PageSpec) -> PageResult:
         body = render_page(document, spec)

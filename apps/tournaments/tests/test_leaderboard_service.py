@@ -467,3 +467,23 @@ def test_invalidation_retries_until_redis_answers_again(
     body = _body(service.tournament_page(cup.tournament.pk, PageSpec()))
     f_row = next(row for row in body["results"] if row["participant_id"] == cup.users["F"].pk)
     assert f_row["wins"] == 1
+
+
+def test_cached_season_read_runs_no_sql(flags_on, django_assert_num_queries):
+    season, _, _, _ = _season_world()
+    service = LeaderboardService(user_id=None)
+    service.season_page(season.slug, None, "solo", PageSpec())
+
+    with django_assert_num_queries(0):
+        assert service.season_page(season.slug, None, "solo", PageSpec()).cached is True
+
+
+def test_deleting_a_season_drops_its_cached_boards(transactional_db, flags_on):
+    season = SeasonFactory(slug="2031-gone")
+    service = LeaderboardService(user_id=None)
+    service.season_page(season.slug, None, "solo", PageSpec())
+
+    season.delete()
+
+    with pytest.raises(SeasonNotFoundError):
+        service.season_page("2031-gone", None, "solo", PageSpec())
