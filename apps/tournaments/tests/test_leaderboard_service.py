@@ -487,3 +487,22 @@ def test_deleting_a_season_drops_its_cached_boards(transactional_db, flags_on):
 
     with pytest.raises(SeasonNotFoundError):
         service.season_page("2031-gone", None, "solo", PageSpec())
+
+
+def test_season_and_all_time_query_counts_do_not_grow(django_assert_num_queries):
+    from apps.tournaments.services.board_cache import BoardRef, Scope
+    from apps.tournaments.services.leaderboard_service import compute_scoped_document
+
+    season = SeasonFactory(slug="2031-counted")
+    boards = [
+        BoardRef(Scope.SEASON, season=season.slug, participant_type="solo"),
+        BoardRef(Scope.ALL_TIME, participant_type="solo"),
+    ]
+    for size in (1, 4):
+        for _ in range(size):
+            build_round_robin(size + 2, season=season, status=TournamentStatus.COMPLETED)
+        for board in boards:
+            season_id = season.pk if board.scope is Scope.SEASON else None
+            with django_assert_num_queries(1):
+                document = compute_scoped_document(board, season_id, None)
+            assert document["rows"]
