@@ -7,6 +7,7 @@ With no variable set the service runs on SQLite with an in-process cache (one pr
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -196,6 +197,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Files are found in the apps (no collectstatic needed to serve them); collectstatic still
 # gathers them into STATIC_ROOT for images and for a CDN if one is ever put in front.
 WHITENOISE_USE_FINDERS = True
+# With the finders on, a missing STATIC_ROOT (no collectstatic yet) loses nothing; WhiteNoise's
+# warning about it would only be noise on every start.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 MEDIA_ROOT = BASE_DIR / "media"
 
 # --- Security (production) ----------------------------------------------------------------------
