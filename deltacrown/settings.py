@@ -199,7 +199,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 # With the finders on, a missing STATIC_ROOT (no collectstatic yet) loses nothing; WhiteNoise's
 # warning about it would only be noise on every start.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 MEDIA_ROOT = BASE_DIR / "media"
 
 # --- Security (production) ----------------------------------------------------------------------
