@@ -19,12 +19,13 @@ PYTEST_ARGS ?=
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install install-dev migrate seed run test lint format migrations-check schema \
+.PHONY: help install install-dev migrate seed run serve-prod test lint format migrations-check schema \
 	check clean
 
 help:
 	@echo "make run     create .venv, install, migrate, seed demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test    create .venv, install dev tools, run the whole test suite (pytest)"
+	@echo "make serve-prod  gunicorn + PostgreSQL + Redis, production settings (scripts/serve_prod.sh)"
 	@echo "make check   lint + format check + migrations check + OpenAPI schema check + tests"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
@@ -62,6 +63,12 @@ seed: migrate
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/ (manage.py runserver --insecure; Ctrl-C stops it)"
 	$(PY) manage.py runserver --insecure $(HOST):$(PORT)
+
+# The production shape on this machine: gunicorn (deltacrown/gunicorn.conf.py), PostgreSQL,
+# Redis, multiprocess metrics, DJANGO_ENV=production. See scripts/serve_prod.sh and
+# docs/performance.md.
+serve-prod: $(RUNTIME_STAMP)
+	scripts/serve_prod.sh
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
