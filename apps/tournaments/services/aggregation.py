@@ -111,6 +111,40 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+def _competitor_totals(
+    competitor_id: int,
+    registration_id: int | None,
+    tournaments_played: int,
+    total_columns: Sequence[Any],
+) -> CompetitorTotals:
+    """Totals from the `_TOTAL_COLUMNS` of one result row, in their order."""
+    (
+        matches_played,
+        points,
+        wins,
+        draws,
+        losses,
+        score_for,
+        score_against,
+        earliest_win_at,
+        last_updated_at,
+    ) = total_columns
+    return CompetitorTotals(
+        competitor_id=competitor_id,
+        registration_id=registration_id,
+        points=int(points),
+        wins=int(wins),
+        draws=int(draws),
+        losses=int(losses),
+        matches_played=int(matches_played),
+        score_for=int(score_for),
+        score_against=int(score_against),
+        earliest_win_at=as_utc(earliest_win_at),
+        last_updated_at=as_utc(last_updated_at),
+        tournaments_played=tournaments_played,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationTotals:
     """Totals of one registration in one tournament (tournament boards and histories)."""
@@ -134,37 +168,10 @@ def _registration_totals(
         GROUP BY r.id, r.tournament_id, r.user_id, r.team_id
     """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
     all_params = [*side_params, *_COUNTED, *side_params, *_COUNTED, *params, _CONFIRMED]
-    rows = _fetch(sql, all_params)
     result = []
-    for (
-        registration_id,
-        tournament_id,
-        user_id,
-        team_id,
-        matches_played,
-        points,
-        wins,
-        draws,
-        losses,
-        score_for,
-        score_against,
-        earliest_win_at,
-        last_updated_at,
-    ) in rows:
-        totals = CompetitorTotals(
-            competitor_id=user_id if user_id is not None else team_id,
-            registration_id=registration_id,
-            points=int(points),
-            wins=int(wins),
-            draws=int(draws),
-            losses=int(losses),
-            matches_played=int(matches_played),
-            score_for=int(score_for),
-            score_against=int(score_against),
-            earliest_win_at=as_utc(earliest_win_at),
-            last_updated_at=as_utc(last_updated_at),
-            tournaments_played=1,
-        )
+    for registration_id, tournament_id, user_id, team_id, *total_columns in _fetch(sql, all_params):
+        competitor_id = user_id if user_id is not None else team_id
+        totals = _competitor_totals(competitor_id, registration_id, 1, total_columns)
         result.append(RegistrationTotals(tournament_id, totals, user_id, team_id))
     return result
 
@@ -234,37 +241,10 @@ def competitor_totals_across_tournaments(
         GROUP BY r.{competitor_column}
     """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
     all_params = [*params, *_COUNTED, *params, *_COUNTED, *params, _CONFIRMED]
-    result = []
-    for (
-        competitor_id,
-        tournaments_played,
-        matches_played,
-        points,
-        wins,
-        draws,
-        losses,
-        score_for,
-        score_against,
-        earliest_win_at,
-        last_updated_at,
-    ) in _fetch(sql, all_params):
-        result.append(
-            CompetitorTotals(
-                competitor_id=competitor_id,
-                registration_id=None,
-                points=int(points),
-                wins=int(wins),
-                draws=int(draws),
-                losses=int(losses),
-                matches_played=int(matches_played),
-                score_for=int(score_for),
-                score_against=int(score_against),
-                earliest_win_at=as_utc(earliest_win_at),
-                last_updated_at=as_utc(last_updated_at),
-                tournaments_played=int(tournaments_played),
-            )
-        )
-    return result
+    return [
+        _competitor_totals(competitor_id, None, int(tournaments_played), total_columns)
+        for competitor_id, tournaments_played, *total_columns in _fetch(sql, all_params)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
