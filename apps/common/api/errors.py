@@ -82,6 +82,19 @@ _DOMAIN_ERRORS: dict[type[LeaderboardError], tuple[int, ErrorCode]] = {
 }
 
 
+_CODE_BY_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMIT_EXCEEDED,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
+
+
 def _flatten_validation(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {
@@ -166,7 +179,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = f"Invalid {first_field}: {errors[first_field][0]}"
         return Response(error_body(ErrorCode.VALIDATION_ERROR, detail, errors=errors), 400)
     if isinstance(exc, exceptions.APIException):
-        code = ErrorCode.SERVICE_UNAVAILABLE if exc.status_code == 503 else ErrorCode.NOT_FOUND
+        # Any other DRF exception: name its code by its status, never by guesswork.
+        code = _CODE_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
         return Response(error_body(code, str(exc.detail)), exc.status_code)
     log.exception("unhandled_api_error", error=type(exc).__name__)
     return Response(error_body(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred."), 500)

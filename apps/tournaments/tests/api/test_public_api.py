@@ -468,3 +468,16 @@ def test_profile_without_display_name_never_shows_the_username(player_client):
     body = player_client.get(f"/api/profiles/{quiet.pk}/").json()
 
     assert body == {"id": quiet.pk, "display_name": ""}
+
+
+def test_an_unmapped_api_exception_keeps_a_code_that_matches_its_status():
+    from rest_framework import exceptions
+
+    from apps.common.api.errors import exception_handler
+
+    generic = exception_handler(exceptions.APIException("boom"), {})
+    unavailable = exceptions.APIException("down")
+    unavailable.status_code = 503
+
+    assert (generic.status_code, generic.data["error_code"]) == (500, "INTERNAL_ERROR")
+    assert exception_handler(unavailable, {}).data["error_code"] == "SERVICE_UNAVAILABLE"
