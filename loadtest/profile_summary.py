@@ -63,7 +63,7 @@ ROWS: list[tuple[str, Predicate]] = [
     ("    LeaderboardService._serve", contains("LeaderboardService._serve")),
     ("      board cache read (one Redis pipeline)", contains("RedisBoardStore.read")),
     ("      compute_tournament_document (a miss)", contains("compute_tournament_document")),
-    ("        tournament row (ORM lookup)", contains("_tournament_row")),
+    ("        tournament row (ORM lookup)", contains("tournament_row")),
     ("        aggregation.tournament_totals", contains("tournament_totals")),
     (
         "          of which psycopg timestamptz loading",

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from django.utils import timezone
 
-from apps.common.flags import all_flag_states
+from apps.common.flags import all_flag_states, flag_state
 from apps.common.models import AuditAction, AuditRecord, FlagName
 from apps.common.redis_gateway import is_redis_reachable, redis_client, require_redis
 from apps.tournaments.models import Tournament
@@ -25,7 +25,7 @@ from apps.tournaments.services.board_cache import (
 )
 from apps.tournaments.services.documents import decode_document, iso_utc
 from apps.tournaments.services.errors import TournamentNotFoundError
-from apps.tournaments.services.leaderboard_service import _tournament_row, rank_tournament
+from apps.tournaments.services.leaderboard_service import rank_tournament, tournament_row
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +36,7 @@ OVER_TTL_BUCKET = "over_300_seconds"
 
 def inspect_tournament(tournament_id: int) -> dict[str, Any]:
     """The board computed live (3 queries), its trace, the flags and the cache's view of it."""
-    tournament = _tournament_row(tournament_id)
+    tournament = tournament_row(tournament_id)
     registration_totals = aggregation.tournament_totals(tournament_id)
     matches = aggregation.counted_matches([tournament_id])
     ranking = rank_tournament(tournament, registration_totals, matches)
@@ -133,8 +133,6 @@ def _ttl_distribution() -> dict[str, int | None]:
 
 def cache_status() -> dict[str, Any]:
     """Key count, fleet-wide hit ratio, TTL spread and whether Redis answers."""
-    from apps.common.flags import flag_state
-
     connected = is_redis_reachable()
     uses_redis = redis_client() is not None
     keys_count: int | None

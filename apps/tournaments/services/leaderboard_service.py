@@ -100,7 +100,8 @@ def _uses_head_to_head(ruleset_name: str) -> bool:
     )
 
 
-def _tournament_row(tournament_id: int) -> dict[str, Any]:
+def tournament_row(tournament_id: int) -> dict[str, Any]:
+    """The fields a board needs of one tournament; TournamentNotFoundError when it is absent."""
     row = (
         Tournament.objects.filter(pk=tournament_id)
         .values(
@@ -174,7 +175,7 @@ def _board_row(
 
 def compute_tournament_document(tournament_id: int) -> dict[str, Any]:
     """The full board of one tournament. 2 queries (3 with the head-to-head ruleset)."""
-    tournament = _tournament_row(tournament_id)
+    tournament = tournament_row(tournament_id)
     registration_totals = aggregation.tournament_totals(tournament_id)
     matches = (
         aggregation.counted_matches([tournament_id])
@@ -349,7 +350,7 @@ class LeaderboardService:
     def tournament_page(self, tournament_id: int, spec: PageSpec) -> PageResult:
         board = BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)
         if not self.computation_enabled:
-            tournament = _tournament_row(tournament_id)
+            tournament = tournament_row(tournament_id)
             document = empty_document(
                 _tournament_header(tournament, computation_enabled=False), tournament["status"]
             )
