@@ -51,7 +51,6 @@ from apps.tournaments.services.documents import (
     decode_document,
     empty_document,
     encode_document,
-    ensure_visible,
     iso_utc,
     render_page,
 )
@@ -421,8 +420,7 @@ class LeaderboardService:
             document, from_cache = compute(), False
         else:
             document, from_cache = read_or_compute_document(board, read, compute)
-        ensure_visible(document, spec)
-        body = render_page(document, spec)
+        body = render_page(document, spec)  # also refuses a draft to a non-staff viewer
         if read is not None and read.version is not None:
             board_store().store_page(board, read.version, spec.cache_field, body)
             etag = _version_etag(read.version, spec)
