@@ -230,7 +230,7 @@ def _tournament_case(key: str, label: str, tournament_id: int) -> BoardCase:
 
     def aggregate() -> tuple[list[aggregation.RegistrationTotals], list[Any]]:
         totals = aggregation.tournament_totals(tournament_id)
-        matches = aggregation.counted_matches([tournament_id]) if uses_head_to_head else []
+        matches = aggregation.counted_match_rows([tournament_id]) if uses_head_to_head else []
         return totals, matches
 
     def rank(aggregated: tuple[list[Any], list[Any]]) -> Any:
@@ -301,7 +301,7 @@ def _history_case(user_id: int) -> BoardCase:
 
     def aggregate() -> tuple[list[aggregation.RegistrationTotals], list[Any]]:
         totals = aggregation.totals_for_tournaments_of_user(user_id)
-        return totals, aggregation.counted_matches(head_to_head_ids)
+        return totals, aggregation.counted_match_rows(head_to_head_ids)
 
     def rank(aggregated: tuple[list[aggregation.RegistrationTotals], list[Any]]) -> list[Any]:
         totals, matches = aggregated

@@ -11,7 +11,9 @@ run's counters) and `child_exit` marks a dead worker's files. Each worker import
 Django loads its middleware at boot, so every metric is exported from the first scrape.
 
 Environment: GUNICORN_WORKERS (default 2: two sync workers per two cores measured best here),
-GUNICORN_BIND (default 127.0.0.1:8000; 0.0.0.0:8000 in a container), LOG_LEVEL (default INFO).
+GUNICORN_THREADS (default 1 = sync workers; above 1, gunicorn's gthread workers with that many
+threads each: cached reads stop queueing behind a recomputation, at some cost in peak
+throughput; docs/performance.md has the figures), GUNICORN_BIND (default 127.0.0.1:8000; 0.0.0.0:8000 in a container), LOG_LEVEL (default INFO).
 No access log: the application logs one `request_finished` line per request, without client
 addresses; gunicorn's own log lines are JSON on stdout like the application's.
 """
@@ -46,6 +48,8 @@ def _positive_int(name: str, default: int) -> int:
 
 
 workers = _positive_int("GUNICORN_WORKERS", 2)
+# gunicorn switches a sync worker class to gthread by itself when threads > 1.
+threads = _positive_int("GUNICORN_THREADS", 1)
 bind = [os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"]
 timeout = 30
 graceful_timeout = 30

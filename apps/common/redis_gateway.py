@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pybreaker
 import redis
@@ -30,6 +30,19 @@ BREAKER_RESET_SECONDS = 5
 _lock = threading.Lock()
 _clients: dict[str, redis.Redis] = {}
 _breakers: dict[str, pybreaker.CircuitBreaker] = {}
+
+
+class PipelineRider(Protocol):
+    """Commands that ride on another call's round trip (the rate limit's, on every request).
+
+    `queue` adds commands to the pipeline; `finish` receives their replies, in order, and may
+    use the client for a rare follow-up. Errors in either count as the host call's failure.
+    """
+
+    def queue(self, pipe: redis.client.Pipeline) -> int:  # how many commands it queued
+        ...
+
+    def finish(self, client: redis.Redis, replies: list[Any]) -> None: ...
 
 
 class RedisUnavailableError(Exception):

@@ -6,23 +6,29 @@ timestamps per (endpoint, user) in Redis and decides in one Lua script (trim the
 admit or refuse, and report the oldest entry), so the count is exact under any concurrency.
 Rates are read from settings on every request. Without Redis (the embedded default) the same
 algorithm runs in this process; with Redis down, requests are allowed and the failure counted.
+
+A view may hand the throttle a `PipelineRider` (`cache_rider(request)`): its commands go out in
+the same pipeline as the script, so a cached board costs one Redis round trip, not two.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from apps.common.redis_gateway import redis_client, safe_redis_call
+from apps.common.redis_gateway import PipelineRider, redis_client, safe_redis_call
 
 WINDOW_SECONDS = 3600
 KEY_PREFIX = "rl:v1:"
@@ -47,6 +53,8 @@ local oldest_score = now
 if oldest[2] then oldest_score = tonumber(oldest[2]) end
 return {admitted, count, tostring(oldest_score)}
 """
+# Redis names a script by its SHA-1 (an identifier here, not a security measure).
+_SLIDING_WINDOW_SHA = hashlib.sha1(_SLIDING_WINDOW_LUA.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +98,39 @@ class _LocalWindows:
 local_windows = _LocalWindows()
 
 
-def rate_limit(key: str, limit: int) -> RateLimitResult | None:
-    """Count one request against `key`; None when Redis is configured but failing (fail open)."""
+def rate_limit(
+    key: str, limit: int, riders: Sequence[PipelineRider] = ()
+) -> RateLimitResult | None:
+    """Count one request against `key`; None when Redis is configured but failing (fail open).
+
+    The riders' commands share the script's round trip; without Redis they are not run.
+    """
     now = time.time()
     if redis_client() is None:
         return local_windows.hit(key, limit, now)
+    member = f"{now:.6f}:{uuid.uuid4().hex}"
+    script_args = (f"{now:.6f}", WINDOW_SECONDS, limit, member)
 
     def call(client: Any) -> RateLimitResult:
-        script = client.register_script(_SLIDING_WINDOW_LUA)
-        member = f"{now:.6f}:{uuid.uuid4().hex}"
-        admitted, count, oldest = script(
-            keys=[key], args=[f"{now:.6f}", WINDOW_SECONDS, limit, member]
-        )
+        # EVALSHA inside a plain pipeline: redis-py's Script objects would add a SCRIPT EXISTS
+        # round trip to every pipelined execute. A NOSCRIPT reply (Redis restarted or flushed
+        # its scripts) changed nothing, so loading the script and running it again is safe.
+        pipe = client.pipeline(transaction=False)
+        pipe.evalsha(_SLIDING_WINDOW_SHA, 1, key, *script_args)
+        counts = [rider.queue(pipe) for rider in riders]
+        replies = pipe.execute(raise_on_error=False)
+        script_reply = replies[0]
+        if isinstance(script_reply, NoScriptError):
+            client.script_load(_SLIDING_WINDOW_LUA)
+            script_reply = client.evalsha(_SLIDING_WINDOW_SHA, 1, key, *script_args)
+        for reply in replies:
+            if isinstance(reply, Exception) and not isinstance(reply, NoScriptError):
+                raise reply
+        admitted, count, oldest = script_reply
+        start = 1
+        for rider, queued in zip(riders, counts, strict=True):
+            rider.finish(client, replies[start : start + queued])
+            start += queued
         return _result(bool(admitted), limit, int(count), float(oldest), now)
 
     return safe_redis_call("throttle", call, None)
@@ -121,7 +150,9 @@ class EndpointRateThrottle(BaseThrottle):
         if user_id is None:
             return True  # authentication already refused anonymous callers
         limit = configured_limit(view.rate_scope)
-        result = rate_limit(f"{KEY_PREFIX}{view.endpoint_name}:{user_id}", limit)
+        rider = view.cache_rider(request) if hasattr(view, "cache_rider") else None
+        riders = [rider] if rider is not None else []
+        result = rate_limit(f"{KEY_PREFIX}{view.endpoint_name}:{user_id}", limit, riders)
         request._rate_limit = result  # read by the response headers and the 429 handler
         return result is None or result.admitted
 

@@ -96,9 +96,16 @@ class _RecordingLog:
 
 
 def test_the_config_defaults(monkeypatch) -> None:
-    config = _load_config(monkeypatch, GUNICORN_WORKERS=None, GUNICORN_BIND=None, LOG_LEVEL=None)
+    config = _load_config(
+        monkeypatch,
+        GUNICORN_WORKERS=None,
+        GUNICORN_THREADS=None,
+        GUNICORN_BIND=None,
+        LOG_LEVEL=None,
+    )
 
     assert config.workers == 2
+    assert config.threads == 1  # sync workers
     assert config.bind == ["127.0.0.1:8000"]
     assert config.accesslog is None
     assert config.timeout == 30
@@ -111,18 +118,26 @@ def test_the_config_defaults(monkeypatch) -> None:
 
 def test_the_config_reads_workers_bind_and_level_from_the_environment(monkeypatch) -> None:
     config = _load_config(
-        monkeypatch, GUNICORN_WORKERS="5", GUNICORN_BIND="0.0.0.0:9000", LOG_LEVEL="warning"
+        monkeypatch,
+        GUNICORN_WORKERS="5",
+        GUNICORN_THREADS="4",
+        GUNICORN_BIND="0.0.0.0:9000",
+        LOG_LEVEL="warning",
     )
 
     assert config.workers == 5
+    assert config.threads == 4
     assert config.bind == ["0.0.0.0:9000"]
     assert config.loglevel == "warning"
 
 
-@pytest.mark.parametrize("workers", ["0", "two", "-1"])
-def test_the_config_refuses_a_bad_worker_count(monkeypatch, workers: str) -> None:
-    with pytest.raises(RuntimeError, match="GUNICORN_WORKERS must be a positive integer"):
-        _load_config(monkeypatch, GUNICORN_WORKERS=workers)
+@pytest.mark.parametrize("variable", ["GUNICORN_WORKERS", "GUNICORN_THREADS"])
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_the_config_refuses_a_bad_worker_or_thread_count(
+    monkeypatch, variable: str, value: str
+) -> None:
+    with pytest.raises(RuntimeError, match=f"{variable} must be a positive integer"):
+        _load_config(monkeypatch, **{variable: value})
 
 
 def test_on_starting_refuses_to_start_without_the_multiprocess_dir(monkeypatch) -> None:

@@ -1,21 +1,30 @@
-"""The three public leaderboard endpoints: validate, call the service once, send its bytes."""
+"""The three public leaderboard endpoints: validate, call the service once, send its bytes.
+
+Each view parses its request once into a `BoardQuery` (memoised on the request). The throttle
+asks for it first (`cache_rider`), so the page read rides on the rate limit's Redis round trip;
+the handler then raises the parse's 404 / 400, if any, and serves. The order of answers stays:
+401, 503 (API flag off), 429, 404 / 400.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 
+from apps.common.api.errors import ValidationFailedError
 from apps.common.api.params import (
     id_in_range,
     parse_choice,
     parse_integer,
     parse_page_params,
-    raise_if_errors,
 )
 from apps.common.api.views import PublicLeaderboardView
 from apps.tournaments.api import serializers
 from apps.tournaments.models import ParticipationType, TournamentStatus
+from apps.tournaments.services.board_cache import BoardRef, PageReadRider, Scope
 from apps.tournaments.services.documents import PageSpec
 from apps.tournaments.services.errors import ParticipantNotFoundError, TournamentNotFoundError
 from apps.tournaments.services.leaderboard_service import LeaderboardService, PageResult
@@ -59,7 +68,60 @@ def _page_spec(
     )
 
 
-class TournamentLeaderboardView(PublicLeaderboardView):
+@dataclass(frozen=True, slots=True)
+class BoardQuery:
+    """A parsed board request: the board and page, or the error to answer with."""
+
+    board: BoardRef | None = None
+    spec: PageSpec | None = None
+    error: Exception | None = None
+    game_to_check: str | None = None  # scope=tournament&game=...: the slug must exist
+
+
+def _parse_failure(errors: dict[str, list[str]]) -> BoardQuery | None:
+    return BoardQuery(error=ValidationFailedError(errors)) if errors else None
+
+
+class BoardView(PublicLeaderboardView):
+    """One board page per GET; subclasses say how a request names its board (`parse`)."""
+
+    def parse(self, request: Request) -> BoardQuery:
+        raise NotImplementedError
+
+    def board_query(self, request: Request) -> BoardQuery:
+        query: BoardQuery | None = getattr(request, "_board_query", None)
+        if query is None:
+            query = self.parse(request)
+            request._board_query = query  # type: ignore[attr-defined]
+        return query
+
+    def leaderboard_service(self, request: Request) -> LeaderboardService:
+        """One service per request: the flags are evaluated once, before any cache access."""
+        service: LeaderboardService | None = getattr(request, "_leaderboard_service", None)
+        if service is None:
+            service = LeaderboardService(user_id=request.user.pk)
+            request._leaderboard_service = service  # type: ignore[attr-defined]
+        return service
+
+    def cache_rider(self, request: Request) -> PageReadRider | None:
+        """Called by the throttle: the page read to send with the rate-limit script."""
+        query = self.board_query(request)
+        if query.board is None or query.spec is None:
+            return None
+        return self.leaderboard_service(request).cache_rider(query.board, query.spec)
+
+    def serve(self, request: Request) -> HttpResponse:
+        query = self.board_query(request)
+        if query.error is not None:
+            raise query.error
+        assert query.board is not None and query.spec is not None
+        service = self.leaderboard_service(request)
+        if query.game_to_check is not None:
+            service.require_game(query.game_to_check)  # an unknown game is a 400 on every scope
+        return board_response(request, service.page(query.board, query.spec))
+
+
+class TournamentLeaderboardView(BoardView):
     endpoint_name = "tournament_leaderboard"
 
     @extend_schema(
@@ -68,18 +130,26 @@ class TournamentLeaderboardView(PublicLeaderboardView):
         responses=serializers.responses(serializers.TournamentBoardSerializer, 400, 404, 429, 503),
     )
     def get(self, request: Request, tournament_id: int) -> HttpResponse:
+        return self.serve(request)
+
+    def parse(self, request: Request) -> BoardQuery:
+        tournament_id = int(self.kwargs["tournament_id"])
         if not id_in_range(tournament_id):
-            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+            return BoardQuery(
+                error=TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+            )
         errors: dict[str, list[str]] = {}
         paging = parse_page_params(request.query_params, errors)
-        raise_if_errors(errors)
+        if failure := _parse_failure(errors):
+            return failure
         query = [("page_size", str(paging.page_size))] if paging.page_size_given else []
-        spec = _page_spec(request, query, paging.page, paging.page_size)
-        result = LeaderboardService(user_id=request.user.pk).tournament_page(tournament_id, spec)
-        return board_response(request, result)
+        return BoardQuery(
+            board=BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id),
+            spec=_page_spec(request, query, paging.page, paging.page_size),
+        )
 
 
-class ParticipantHistoryView(PublicLeaderboardView):
+class ParticipantHistoryView(BoardView):
     endpoint_name = "participant_history"
 
     @extend_schema(
@@ -93,8 +163,14 @@ class ParticipantHistoryView(PublicLeaderboardView):
         responses=serializers.responses(serializers.HistorySerializer, 400, 404, 429, 503),
     )
     def get(self, request: Request, participant_id: int) -> HttpResponse:
+        return self.serve(request)
+
+    def parse(self, request: Request) -> BoardQuery:
+        participant_id = int(self.kwargs["participant_id"])
         if not id_in_range(participant_id):
-            raise ParticipantNotFoundError(f"No participant with id {participant_id}.")
+            return BoardQuery(
+                error=ParticipantNotFoundError(f"No participant with id {participant_id}.")
+            )
         errors: dict[str, list[str]] = {}
         paging = parse_page_params(request.query_params, errors)
         status = parse_choice(
@@ -104,7 +180,8 @@ class ParticipantHistoryView(PublicLeaderboardView):
             default=None,
             errors=errors,
         )
-        raise_if_errors(errors)
+        if failure := _parse_failure(errors):
+            return failure
         query = []
         if status is not None:
             query.append(("tournament_status", status))
@@ -117,11 +194,10 @@ class ParticipantHistoryView(PublicLeaderboardView):
             paging.page_size,
             statuses=frozenset({status}) if status else None,
         )
-        result = LeaderboardService(user_id=request.user.pk).history_page(participant_id, spec)
-        return board_response(request, result)
+        return BoardQuery(board=BoardRef(Scope.HISTORY, user_id=participant_id), spec=spec)
 
 
-class ScopedLeaderboardView(PublicLeaderboardView):
+class ScopedLeaderboardView(BoardView):
     endpoint_name = "scoped_leaderboard"
 
     @extend_schema(
@@ -146,6 +222,9 @@ class ScopedLeaderboardView(PublicLeaderboardView):
         responses=serializers.responses(serializers.ScopedBoardSerializer, 400, 404, 429, 503),
     )
     def get(self, request: Request) -> HttpResponse:
+        return self.serve(request)
+
+    def parse(self, request: Request) -> BoardQuery:
         params = request.query_params
         errors: dict[str, list[str]] = {}
         scope = params.get("scope")
@@ -181,14 +260,11 @@ class ScopedLeaderboardView(PublicLeaderboardView):
             season = params.get("season")
             if not season:
                 errors["season"] = ["This parameter is required for scope=season."]
-        raise_if_errors(errors)
+        if failure := _parse_failure(errors):
+            return failure
 
         query: list[tuple[str, str]] = [("scope", str(scope))]
-        service = LeaderboardService(user_id=request.user.pk)
         if scope == "tournament":
-            assert tournament_id is not None
-            if game is not None:
-                service.require_game(game)  # an unknown game is a 400 on every scope
             query.append(("tournament_id", str(tournament_id)))
             if paging.page_size_given:
                 query.append(("page_size", str(paging.page_size)))
@@ -200,7 +276,8 @@ class ScopedLeaderboardView(PublicLeaderboardView):
                 header_extra=(("scope", "tournament"),),
                 row_extra=(("tournaments_played", 1),),
             )
-            return board_response(request, service.tournament_page(tournament_id, spec))
+            board = BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)
+            return BoardQuery(board=board, spec=spec, game_to_check=game)
 
         if season is not None:
             query.append(("season", season))
@@ -210,9 +287,10 @@ class ScopedLeaderboardView(PublicLeaderboardView):
         if paging.page_size_given:
             query.append(("page_size", str(paging.page_size)))
         spec = _page_spec(request, query, paging.page, paging.page_size)
-        if scope == "season":
-            assert season is not None
-            result = service.season_page(season, game, str(participant_type), spec)
-        else:
-            result = service.all_time_page(game, str(participant_type), spec)
-        return board_response(request, result)
+        board = BoardRef(
+            Scope.SEASON if scope == "season" else Scope.ALL_TIME,
+            season=season,
+            game=game,
+            participant_type=str(participant_type),
+        )
+        return BoardQuery(board=board, spec=spec)

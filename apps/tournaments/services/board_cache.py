@@ -174,24 +174,37 @@ class RedisBoardStore:
     def read(self, board: BoardRef, page_field: str | None) -> CacheRead:
         def call(client: redis.Redis) -> CacheRead:
             pipe = client.pipeline(transaction=False)
-            pipe.get(board.version_key)
-            pipe.hmget(board.key, [VERSION_FIELD, page_field or DOCUMENT_FIELD])
-            current, (stored_version, stored) = pipe.execute()
-            current = _decode(current)
-            if current is None:
-                # First read since the version expired or Redis lost its data: start one.
-                pipe = client.pipeline(transaction=False)
-                pipe.set(board.version_key, new_version(), nx=True, ex=VERSION_TTL_SECONDS)
-                pipe.get(board.version_key)
-                current = _decode(pipe.execute()[1])
-                return CacheRead(version=current)
-            if _decode(stored_version) != current:
-                return CacheRead(version=current)
-            if page_field is None:
-                return CacheRead(version=current, document=stored)
-            return CacheRead(version=current, page=stored)
+            self.queue_read(pipe, board, page_field)
+            return self.finish_read(client, board, page_field, pipe.execute())
 
         return safe_redis_call("get", call, CacheRead(version=None))
+
+    @staticmethod
+    def queue_read(pipe: redis.client.Pipeline, board: BoardRef, page_field: str | None) -> int:
+        """Queue a read's two commands on `pipe` (the rate limit's pipeline, or its own)."""
+        pipe.get(board.version_key)
+        pipe.hmget(board.key, [VERSION_FIELD, page_field or DOCUMENT_FIELD])
+        return 2
+
+    @staticmethod
+    def finish_read(
+        client: redis.Redis, board: BoardRef, page_field: str | None, replies: list[Any]
+    ) -> CacheRead:
+        """Turn the replies of `queue_read` into a CacheRead."""
+        current, (stored_version, stored) = replies
+        current = _decode(current)
+        if current is None:
+            # First read since the version expired or Redis lost its data: start one.
+            pipe = client.pipeline(transaction=False)
+            pipe.set(board.version_key, new_version(), nx=True, ex=VERSION_TTL_SECONDS)
+            pipe.get(board.version_key)
+            current = _decode(pipe.execute()[1])
+            return CacheRead(version=current)
+        if _decode(stored_version) != current:
+            return CacheRead(version=current)
+        if page_field is None:
+            return CacheRead(version=current, document=stored)
+        return CacheRead(version=current, page=stored)
 
     def read_document(self, board: BoardRef, version: str) -> bytes | None:
         def call(client: redis.Redis) -> bytes | None:
@@ -425,6 +438,32 @@ def board_store() -> BoardStore:
 
 def local_store() -> LocalBoardStore:
     return _local_store
+
+
+class PageReadRider:
+    """A page read that rides on the rate limit's pipeline (see `throttles.rate_limit`).
+
+    `result` stays None when the ride did not happen (no Redis, Redis failing, the throttle
+    skipped): the reader then reads on its own.
+    """
+
+    def __init__(self, board: BoardRef, page_field: str) -> None:
+        self.board = board
+        self.page_field = page_field
+        self.result: CacheRead | None = None
+
+    def queue(self, pipe: redis.client.Pipeline) -> int:
+        return RedisBoardStore.queue_read(pipe, self.board, self.page_field)
+
+    def finish(self, client: redis.Redis, replies: list[Any]) -> None:
+        self.result = RedisBoardStore.finish_read(client, self.board, self.page_field, replies)
+
+    def take(self, board: BoardRef, page_field: str) -> CacheRead | None:
+        """The prefetched read when it is for this board and page; at most once."""
+        if self.result is None or board != self.board or page_field != self.page_field:
+            return None
+        result, self.result = self.result, None
+        return result
 
 
 # ---------------------------------------------------------------------------------------------

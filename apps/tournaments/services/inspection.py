@@ -38,12 +38,12 @@ def inspect_tournament(tournament_id: int) -> dict[str, Any]:
     """The board computed live (3 queries), its trace, the flags and the cache's view of it."""
     tournament = tournament_row(tournament_id)
     registration_totals = aggregation.tournament_totals(tournament_id)
-    matches = aggregation.counted_matches([tournament_id])
+    matches = aggregation.counted_match_rows([tournament_id])
     ranking = rank_tournament(tournament, registration_totals, matches)
     match_ids: dict[int, list[int]] = defaultdict(list)
-    for match in matches:
-        match_ids[match.head_to_head.registration1_id].append(match.match_id)
-        match_ids[match.head_to_head.registration2_id].append(match.match_id)
+    for match_id, _, first, second, *_ in matches:
+        match_ids[first].append(match_id)
+        match_ids[second].append(match_id)
     by_registration = {each.totals.registration_id: each for each in registration_totals}
     raw = []
     for ranked in ranking.rows:

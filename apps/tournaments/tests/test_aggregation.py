@@ -198,3 +198,21 @@ def test_counted_matches_lists_only_completed_and_forfeit_in_id_order():
     assert matches[2].head_to_head.winner_registration_id == cup.registrations["B"].pk
     assert matches[1].head_to_head.winner_registration_id is None
     assert all(match.tournament_id == cup.tournament.pk for match in matches)
+
+
+def test_timestamps_come_through_psycopg_c_loader_with_the_same_instants():
+    from django.db import connection
+
+    cup = build_solo_cup()
+    totals = _by_name(cup, aggregation.tournament_totals(cup.tournament.pk))
+    assert (totals["A"].earliest_win_at, totals["A"].last_updated_at) == (at(1), at(2))
+
+    if connection.vendor != "postgresql":
+        return  # SQLite returns text; `as_utc` parses it (checked above)
+    with connection.cursor() as cursor:
+        aggregation.register_fast_loaders(cursor)
+        loader = cursor.cursor.adapters.get_loader(
+            cursor.cursor.adapters.types["timestamptz"].oid, 0
+        )
+    # psycopg swaps its Python class for the compiled one of psycopg-binary when registered
+    assert loader.__module__.startswith("psycopg_binary")
