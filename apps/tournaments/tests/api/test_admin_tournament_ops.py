@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import User
+from apps.tournaments.api import admin_tournament_ops
 from apps.tournaments.models import (
     Dispute,
     DisputeReason,
@@ -30,8 +31,7 @@ from apps.tournaments.models import (
     Tournament,
     TournamentStatus,
 )
-from apps.tournaments.services import tournament_ops
-from apps.tournaments.services.tournament_ops import Window
+from apps.tournaments.services.tournament_ops import DISPUTES, MATCHES, PAYMENTS, Window, list_rows
 from apps.tournaments.tests.factories import (
     BASE_TIME,
     DisputeFactory,
@@ -884,14 +884,14 @@ def test_selectors_run_two_queries_whatever_the_page_size(
 
     # when / then: one aggregate (existence, breakdown, total) and one page query each
     with django_assert_num_queries(2):
-        payments = tournament_ops.list_payments(tournament.pk, status=None, window=window)
+        payments = list_rows(PAYMENTS, tournament.pk, filters={"status": None}, window=window)
     with django_assert_num_queries(2):
-        matches = tournament_ops.list_matches(
-            tournament.pk, state=None, round_number=None, window=window
+        matches = list_rows(
+            MATCHES, tournament.pk, filters={"state": None, "round": None}, window=window
         )
     with django_assert_num_queries(2):
-        disputes = tournament_ops.list_disputes(
-            tournament.pk, status=None, reason=None, window=window
+        disputes = list_rows(
+            DISPUTES, tournament.pk, filters={"status": None, "reason": None}, window=window
         )
     assert len(payments.rows) == rows
     assert [row["dispute_count"] for row in matches.rows] == [2] * rows
@@ -904,9 +904,7 @@ def test_selectors_skip_the_page_query_past_the_end(small_and_large, django_asse
 
     # when / then
     with django_assert_num_queries(1):
-        listing = tournament_ops.list_payments(
-            small.pk, status=None, window=Window(limit=10, offset=2)
-        )
+        listing = list_rows(PAYMENTS, small.pk, filters={}, window=Window(limit=10, offset=2))
     assert listing.rows == []
     assert listing.total == 2
 
@@ -928,6 +926,34 @@ def test_endpoint_query_count_does_not_grow_with_the_page(staff_client, small_an
     assert small_response.json()["pagination"]["total"] in (2, 4)
     assert large_response.json()["pagination"]["total"] in (20, 40)
     assert len(small_queries.captured_queries) == len(large_queries.captured_queries)
+
+
+# --- the listing descriptions -------------------------------------------------------------------
+
+ENDPOINTS = [
+    admin_tournament_ops.PAYMENTS,
+    admin_tournament_ops.MATCHES,
+    admin_tournament_ops.DISPUTES,
+]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.rows_key)
+def test_documented_rows_and_filters_match_the_selector(endpoint):
+    # given
+    definition = endpoint.definition
+
+    # then: the schema documents the keys the selector writes, in order, and the view offers
+    # exactly the filters the selector accepts
+    documented = list(endpoint.row_serializer().fields)
+    assert documented == [column.key for column in definition.columns]
+    assert [each.name for each in endpoint.filters] == list(definition.filter_fields)
+
+
+def test_list_rows_refuses_an_undeclared_filter_before_any_query():
+    # when / then: a field outside the definition is a wiring mistake, not an empty result
+    # (no database fixture: a query would fail this test)
+    with pytest.raises(ValueError, match=r"Payment rows cannot be filtered on \['method'\]"):
+        list_rows(PAYMENTS, 1, filters={"status": None, "method": "bkash"}, window=Window())
 
 
 # --- who may call, which tournaments ------------------------------------------------------------
