@@ -8,6 +8,7 @@ the handler then raises the parse's 404 / 400, if any, and serves. The order of 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.http import HttpResponse
@@ -30,6 +31,7 @@ from apps.tournaments.services.errors import ParticipantNotFoundError, Tournamen
 from apps.tournaments.services.leaderboard_service import LeaderboardService, PageResult
 
 SCOPES = ("tournament", "season", "all_time")
+SEASON_SLUG = re.compile(serializers.SLUG["pattern"].strip("^$"))
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -243,23 +245,27 @@ class ScopedLeaderboardView(BoardView):
         if game is not None and not game.strip():
             errors["game"] = ["Must be a game slug."]
         paging = parse_page_params(params, errors)
-        tournament_id = None
-        season = None
+        # tournament_id and season are used by one scope each; on the others a well-formed
+        # value is ignored and a malformed one is still a 400 (as the schema documents it).
+        tournament_id = parse_integer(
+            params.get("tournament_id"),
+            "tournament_id",
+            default=None,
+            minimum=1,
+            maximum=2**63 - 1,
+            errors=errors,
+        )
+        season = params.get("season")
         if scope == "tournament":
-            tournament_id = parse_integer(
-                params.get("tournament_id"),
-                "tournament_id",
-                default=None,
-                minimum=1,
-                maximum=2**63 - 1,
-                errors=errors,
-            )
             if tournament_id is None and "tournament_id" not in errors:
                 errors["tournament_id"] = ["This parameter is required for scope=tournament."]
         elif scope == "season":
-            season = params.get("season")
             if not season:
                 errors["season"] = ["This parameter is required for scope=season."]
+        elif season is not None and not SEASON_SLUG.fullmatch(season):
+            errors["season"] = ["Must be a season slug (letters, digits, '-' and '_')."]
+        if scope != "season":
+            season = None
         if failure := _parse_failure(errors):
             return failure
 

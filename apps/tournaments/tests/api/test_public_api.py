@@ -339,6 +339,10 @@ def test_history_endpoint(player_client, player, flags_on):
         ("scope=all_time&game=no-such-game", 400, "VALIDATION_ERROR", "game"),
         ("scope=season&season=no-such-season", 404, "SEASON_NOT_FOUND", None),
         ("scope=tournament&tournament_id=987654", 404, "TOURNAMENT_NOT_FOUND", None),
+        # another scope's parameter: ignored when well-formed, a 400 when not
+        ("scope=all_time&tournament_id=True", 400, "VALIDATION_ERROR", "tournament_id"),
+        ("scope=season&season=s1&tournament_id=0", 400, "VALIDATION_ERROR", "tournament_id"),
+        ("scope=all_time&season=not%20a%20slug", 400, "VALIDATION_ERROR", "season"),
     ],
 )
 def test_scoped_errors(player_client, flags_on, query, status, code, field):
@@ -349,6 +353,15 @@ def test_scoped_errors(player_client, flags_on, query, status, code, field):
     assert body["error_code"] == code
     if field:
         assert field in body["errors"]
+
+
+def test_scoped_ignores_another_scopes_well_formed_parameter(player_client, flags_on):
+    plain = player_client.get(SCOPED + "?scope=all_time")
+    extra = player_client.get(SCOPED + "?scope=all_time&tournament_id=5&season=2031-winter")
+
+    assert (plain.status_code, extra.status_code) == (200, 200)
+    assert extra.json()["results"] == plain.json()["results"]
+    assert "season" not in extra.json()
 
 
 def test_scoped_tournament_scope_adds_scope_and_tournaments_played(player_client, flags_on):
