@@ -484,8 +484,8 @@ def measure_board(case: BoardCase, repeat: int) -> BoardResult:
     decode = time_calls(lambda: decode_document(encoded), micro_repeat)
     render = time_calls(lambda: render_page(decoded, spec), micro_repeat)
 
-    # The builder wrote with bulk_create (no signals): drop whatever this board had cached,
-    # then one miss stores the document and page 1, and the next read is a hit.
+    # Start cold: drop whatever this board had cached, then one miss stores the document and
+    # page 1, and the next read is a hit.
     board_store().invalidate([case.board])
     case.cached_page()
     served_from_cache: list[bool] = []

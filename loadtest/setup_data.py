@@ -12,8 +12,9 @@ someone else's data.
 
 `build` is idempotent: it creates the database when missing, migrates it, writes the data set
 once (recognised by the game slug `lt-efootball`), adds client users and tokens up to
-`--clients`, turns the three leaderboard flags on, invalidates every cached board (rows written
-with `bulk_create` send no signal), and writes the manifest the harness reads (ids, tokens).
+`--clients`, turns the three leaderboard flags on, invalidates every cached board (so a run
+starts cold even when the data set was already there), and writes the manifest the harness reads
+(ids, tokens).
 
 The `contract` profile holds the sizes of contract section 8:
 - one solo tournament of 256 competitors and 8,000 counted matches (plus 400 that never count);

@@ -1,10 +1,11 @@
 """Feature flags (contract section 5): environment first, then the database row, then off.
 
 Reading a flag costs no I/O on the hot path: database rows are held in this process for
-`LOCAL_TTL_SECONDS` and in the shared cache (Redis) for `SHARED_TTL_SECONDS`. A save through any
-path deletes the shared copy (signal) and this process's copy; other processes see it after at
-most LOCAL + SHARED seconds (4 s), also when a bulk `update()` sent no signal. Environment
-overrides are read per call in their own process and never written to Redis.
+`LOCAL_TTL_SECONDS` and in the shared cache (Redis) for `SHARED_TTL_SECONDS`. A change through
+the ORM (`save()` and `delete()` through the signals, the bulk paths through
+`FeatureFlagQuerySet`) deletes the shared copy and this process's copy after its commit; other
+processes see it after at most LOCAL + SHARED seconds (4 s), as they would a write that bypassed
+the ORM. Environment overrides are read per call in their own process and never written to Redis.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Invariants that span rows (a registration matches its tournament's participation
 participants and winner belong to its tournament) cannot be database CHECK constraints; they are
 enforced in `clean()` and again in `save()`, so the admin, the ORM and the importer all get them.
 Invariants within one row are database constraints.
+
+Result changes invalidate cached boards: `save()` / `delete()` through the receivers in
+`signals.py`, `update()` / `bulk_create()` / `bulk_update()` through the managers of the models
+that feed boards (`querysets.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from apps.tournaments.querysets import (
+    DisputeQuerySet,
+    RegistrationQuerySet,
+    TournamentQuerySet,
+    TournamentRowQuerySet,
+)
 
 
 class ParticipationType(models.TextChoices):
@@ -140,6 +151,8 @@ class Tournament(models.Model):
         max_length=32, choices=TiebreakRuleset.choices, default=TiebreakRuleset.DELTACROWN_5STEP
     )
 
+    objects = TournamentQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         indexes = [
@@ -203,6 +216,8 @@ class Registration(models.Model):
     roster = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="roster_registrations"
     )
+
+    objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -279,6 +294,8 @@ class Match(models.Model):
     scheduled_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TournamentRowQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -409,6 +426,8 @@ class Dispute(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    objects = DisputeQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

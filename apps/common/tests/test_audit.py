@@ -369,6 +369,168 @@ def test_audit_records_cannot_be_changed_or_deleted_in_the_admin(
     assert AuditRecord.objects.get(pk=record.pk).details == {"flag": "X"}
 
 
+# --- Bulk writes: QuerySet.update(), bulk_update(), bulk_create(), QuerySet.delete() -------------
+
+
+def test_queryset_update_that_changes_a_flag_leaves_one_record_without_actor() -> None:
+    # when a script turns the compute flag on at 25 % with QuerySet.update()
+    updated = FeatureFlag.objects.filter(name=FlagName.COMPUTE).update(
+        is_enabled=True, rollout_percent=25
+    )
+
+    # then one record, shaped as the save() path's, names no actor and both states
+    assert updated == 1
+    assert _flag_records() == [
+        (
+            None,
+            {
+                "flag": "LEADERBOARDS_COMPUTE_ENABLED",
+                "old": OFF_AT_100,
+                "new": {"is_enabled": True, "rollout_percent": 25},
+            },
+        )
+    ]
+
+
+def test_queryset_update_records_only_the_flags_it_changed() -> None:
+    # given the API flag already on
+    FeatureFlag.objects.filter(name=FlagName.API).update(is_enabled=True)
+
+    # when every flag is turned on, then every flag is turned on again
+    FeatureFlag.objects.update(is_enabled=True)
+    FeatureFlag.objects.update(is_enabled=True)
+
+    # then the second write recorded the two flags it changed, the third nothing
+    assert [details["flag"] for _, details in _flag_records()] == [
+        "LEADERBOARDS_API_ENABLED",
+        "LEADERBOARDS_CACHE_ENABLED",
+        "LEADERBOARDS_COMPUTE_ENABLED",
+    ]
+
+
+def test_queryset_update_naming_a_user_records_that_user(staff_user: User) -> None:
+    FeatureFlag.objects.filter(name=FlagName.CACHE).update(
+        rollout_percent=10, updated_by=staff_user
+    )
+
+    assert _flag_records() == [
+        (
+            staff_user.pk,
+            {
+                "flag": "LEADERBOARDS_CACHE_ENABLED",
+                "old": OFF_AT_100,
+                "new": {"is_enabled": False, "rollout_percent": 10},
+            },
+        )
+    ]
+    assert FeatureFlag.objects.get(name=FlagName.CACHE).updated_by_id == staff_user.pk
+
+
+def test_queryset_update_after_an_admin_change_does_not_blame_the_admin(
+    staff_client: Client, staff_user: User
+) -> None:
+    # given a flag last changed by a staff user in the admin
+    flag = FeatureFlag.objects.get(name=FlagName.CACHE)
+    assert _post_change_form(staff_client, flag, is_enabled=True) == 302
+    changed_at = FeatureFlag.objects.get(pk=flag.pk).updated_at
+
+    # when a script without a request user turns it off with QuerySet.update()
+    FeatureFlag.objects.filter(pk=flag.pk).update(is_enabled=False)
+
+    # then, as after a save(), the record has no actor, the row no longer names the admin and
+    # its updated_at moved
+    assert [actor_id for actor_id, _ in _flag_records()] == [staff_user.pk, None]
+    stored = FeatureFlag.objects.get(pk=flag.pk)
+    assert stored.updated_by_id is None
+    assert stored.updated_at > changed_at
+
+
+def test_bulk_update_records_each_changed_flag() -> None:
+    flags = list(FeatureFlag.objects.filter(name__in=[FlagName.API, FlagName.CACHE]))
+    for flag in flags:
+        flag.rollout_percent = 50
+
+    FeatureFlag.objects.bulk_update(flags, ["rollout_percent"])
+
+    assert _flag_records() == [
+        (
+            None,
+            {
+                "flag": name,
+                "old": OFF_AT_100,
+                "new": {"is_enabled": False, "rollout_percent": 50},
+            },
+        )
+        for name in ("LEADERBOARDS_API_ENABLED", "LEADERBOARDS_CACHE_ENABLED")
+    ]
+
+
+def test_bulk_create_records_each_new_flag(staff_user: User) -> None:
+    FeatureFlag.objects.bulk_create(
+        [
+            FeatureFlag(name="LEADERBOARDS_EXPERIMENT_A_ENABLED", is_enabled=True),
+            FeatureFlag(name="LEADERBOARDS_EXPERIMENT_B_ENABLED", updated_by=staff_user),
+        ]
+    )
+
+    assert _flag_records() == [
+        (
+            None,
+            {
+                "flag": "LEADERBOARDS_EXPERIMENT_A_ENABLED",
+                "old": None,
+                "new": {"is_enabled": True, "rollout_percent": 100},
+            },
+        ),
+        (
+            staff_user.pk,
+            {"flag": "LEADERBOARDS_EXPERIMENT_B_ENABLED", "old": None, "new": OFF_AT_100},
+        ),
+    ]
+
+
+def test_bulk_create_over_stored_flags_records_only_real_changes() -> None:
+    # when a stored flag is met with ignore_conflicts, then upserted with update_conflicts
+    FeatureFlag.objects.bulk_create(
+        [FeatureFlag(name=FlagName.API, is_enabled=True)], ignore_conflicts=True
+    )
+    FeatureFlag.objects.bulk_create(
+        [FeatureFlag(name=FlagName.API, is_enabled=True, rollout_percent=5)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["is_enabled", "rollout_percent"],
+    )
+
+    # then only the upsert changed it, and only the upsert is recorded
+    assert _flag_records() == [
+        (
+            None,
+            {
+                "flag": "LEADERBOARDS_API_ENABLED",
+                "old": OFF_AT_100,
+                "new": {"is_enabled": True, "rollout_percent": 5},
+            },
+        )
+    ]
+
+
+def test_queryset_delete_records_each_flag() -> None:
+    """No code of ours: FeatureFlag has a post_delete receiver, so Django deletes row by row."""
+    FeatureFlag.objects.filter(name__in=[FlagName.API, FlagName.CACHE]).delete()
+
+    assert _flag_records() == [
+        (None, {"flag": name, "old": OFF_AT_100, "new": None})
+        for name in ("LEADERBOARDS_API_ENABLED", "LEADERBOARDS_CACHE_ENABLED")
+    ]
+
+
+def test_queryset_update_refused_by_the_database_leaves_no_record() -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FeatureFlag.objects.filter(name=FlagName.API).update(rollout_percent=101)
+
+    assert _flag_records() == []
+
+
 # --- Append-only ----------------------------------------------------------------------------------
 
 

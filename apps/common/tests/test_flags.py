@@ -350,6 +350,23 @@ def test_saved_change_is_seen_at_once_by_the_same_process(flag_cache: str, set_f
 
 
 @pytest.mark.django_db
+def test_queryset_update_is_seen_by_the_next_read_after_its_commit(
+    flag_cache: str, django_capture_on_commit_callbacks
+) -> None:
+    # given the flag read (and cached) as off
+    assert is_flag_enabled(FlagName.COMPUTE, user_id=1) is False
+
+    # when it is turned on by QuerySet.update(), and the transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
+        FeatureFlag.objects.filter(name=FlagName.COMPUTE).update(is_enabled=True)
+
+    # then the very next read sees it, as after a save()
+    assert flag_state(FlagName.COMPUTE) == FlagState(
+        "LEADERBOARDS_COMPUTE_ENABLED", True, FlagSource.DB, 100
+    )
+
+
+@pytest.mark.django_db
 def test_bulk_update_is_seen_once_the_local_copy_expires(
     no_redis: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -358,7 +375,8 @@ def test_bulk_update_is_seen_once_the_local_copy_expires(
     monkeypatch.setattr(flags, "time", SimpleNamespace(monotonic=lambda: now[0]))
     assert is_flag_enabled(FlagName.COMPUTE) is False
 
-    # when it is turned on by QuerySet.update(), which sends no signal
+    # when it is turned on by QuerySet.update() and its after-commit hook has not run (the test's
+    # transaction never commits), as for a write made by another process
     FeatureFlag.objects.filter(name=FlagName.COMPUTE).update(is_enabled=True)
 
     # then the local copy answers until it is LOCAL_TTL_SECONDS old, the database after that

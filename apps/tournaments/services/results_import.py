@@ -10,7 +10,10 @@ Invariants:
   apply, and any `IntegrityError` / `DataError` that escapes becomes a reported problem.
 - The boards fed by every tournament whose results changed are invalidated once the transaction
   commits (`schedule_tournament_invalidation`), with the season / all-time boards of a
-  tournament's old placement and the histories of users who left a registration.
+  tournament's old placement and the histories of users who left a registration. The models'
+  managers schedule invalidation for the bulk writes as well (`apps.tournaments.querysets`); the
+  explicit call stays for what they cannot see (roster link rows, renamed game or season slugs).
+  All calls of the transaction share one batch, flushed once after the commit.
 - Explicit ids do not collide with ids created later by the ORM: the sequences of the tables
   written with new ids are reset (PostgreSQL); SQLite's AUTOINCREMENT tables already track the
   largest id ever inserted.

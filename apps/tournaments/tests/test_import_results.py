@@ -36,7 +36,7 @@ from apps.tournaments.models import (
     Team,
     Tournament,
 )
-from apps.tournaments.services import results_import
+from apps.tournaments.services import board_cache, results_import
 from apps.tournaments.services.board_cache import BoardRef, Scope, board_store
 from apps.tournaments.tests.factories import (
     GameFactory,
@@ -991,6 +991,40 @@ def test_a_committed_import_invalidates_the_cached_board(tmp_path: Path) -> None
 
     # then the cached board is gone
     assert store.read(board, None).document is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bulk_writes_of_an_import_join_its_one_invalidation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The managers of the models schedule invalidation for their bulk writes as well; inside
+    the import's transaction every call joins one batch, flushed once after the commit."""
+    # given an imported bundle
+    bundle = valid_bundle()
+    run_import(bundle, tmp_path)
+    flushes: list[tuple[frozenset[BoardRef], tuple[int, ...]]] = []
+    monkeypatch.setattr(
+        board_cache,
+        "invalidate_with_retries",
+        lambda boards, tournament_ids: flushes.append((boards, tournament_ids)),
+    )
+
+    # when a file changes a match, moves a tournament out of its season, gives a registration
+    # to another user and resolves a dispute
+    bundle["matches"][0]["score2"] = 9
+    bundle["tournaments"][0]["season"] = None
+    bundle["registrations"][1]["user"] = 303
+    bundle["disputes"][0]["status"] = "resolved"
+    run_import(bundle, tmp_path)
+
+    # then one flush invalidates it all: the tournament, its old season board and the history
+    # of the user who lost the registration
+    assert len(flushes) == 1
+    boards, tournament_ids = flushes[0]
+    assert tournament_ids == (501,)
+    assert BoardRef(Scope.TOURNAMENT, tournament_id=501) in boards
+    assert BoardRef(Scope.SEASON, season="2025-spring", participant_type="solo") in boards
+    assert BoardRef(Scope.HISTORY, user_id=302) in boards
 
 
 @pytest.mark.django_db(transaction=True)
