@@ -13,7 +13,8 @@ Django loads its middleware at boot, so every metric is exported from the first 
 Environment: GUNICORN_WORKERS (default 2: two sync workers per two cores measured best here),
 GUNICORN_THREADS (default 1 = sync workers; above 1, gunicorn's gthread workers with that many
 threads each: cached reads stop queueing behind a recomputation, at some cost in peak
-throughput; docs/performance.md has the figures), GUNICORN_BIND (default 127.0.0.1:8000; 0.0.0.0:8000 in a container), LOG_LEVEL (default INFO).
+throughput; docs/performance.md has the figures), GUNICORN_BIND (default 127.0.0.1:8000;
+0.0.0.0:8000 in a container), LOG_LEVEL (default INFO).
 No access log: the application logs one `request_finished` line per request, without client
 addresses; gunicorn's own log lines are JSON on stdout like the application's.
 """

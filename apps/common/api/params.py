@@ -73,7 +73,9 @@ class PageParams:
 
 
 def parse_page_params(query: Mapping[str, str], errors: dict[str, list[str]]) -> PageParams:
-    page = parse_integer(query.get("page"), "page", default=1, minimum=1, errors=errors)
+    page = parse_integer(
+        query.get("page"), "page", default=1, minimum=1, maximum=MAX_ID, errors=errors
+    )
     page_size = parse_integer(
         query.get("page_size"),
         "page_size",

@@ -14,9 +14,9 @@ from rest_framework import serializers
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "page",
-        {"type": "integer", "minimum": 1},
+        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
         required=False,
-        description="Positive integer, default 1. Past the last page: 404 NOT_FOUND.",
+        description="1 to 2^63 - 1, default 1. Past the last page: 404 NOT_FOUND.",
     ),
     OpenApiParameter(
         "page_size",
