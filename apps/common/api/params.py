@@ -73,9 +73,9 @@ class PageParams:
 
 
 def parse_page_params(query: Mapping[str, str], errors: dict[str, list[str]]) -> PageParams:
-    page = parse_integer(
-        query.get("page"), "page", default=1, minimum=1, maximum=MAX_ID, errors=errors
-    )
+    # Above 2^63 - 1 (the schema's maximum) a page is past the last one (404), or a 400 when
+    # longer than 20 characters.
+    page = parse_integer(query.get("page"), "page", default=1, minimum=1, errors=errors)
     page_size = parse_integer(
         query.get("page_size"),
         "page_size",
