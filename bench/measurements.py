@@ -51,21 +51,21 @@ from apps.tournaments.models import (
 )
 from apps.tournaments.services import aggregation
 from apps.tournaments.services.board_cache import BoardRef, Scope, board_store
+from apps.tournaments.services.board_compute import (
+    SEASON_RULESET,
+    TOURNAMENT_FIELDS,
+    compute_history_document,
+    compute_scoped_document,
+    compute_tournament_document,
+    rank_tournament,
+)
 from apps.tournaments.services.documents import (
     PageSpec,
     decode_document,
     encode_document,
     render_page,
 )
-from apps.tournaments.services.leaderboard_service import (
-    SEASON_RULESET,
-    LeaderboardService,
-    PageResult,
-    compute_history_document,
-    compute_scoped_document,
-    compute_tournament_document,
-    rank_tournament,
-)
+from apps.tournaments.services.leaderboard_service import LeaderboardService, PageResult
 from apps.tournaments.services.ranking import get_ruleset, rank_competitors
 from bench.dataset import BenchData
 
@@ -201,17 +201,7 @@ class BoardCase:
 
 
 def _tournament_values(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = Tournament.objects.filter(pk__in=ids).values(
-        "id",
-        "status",
-        "participation_type",
-        "tiebreak_ruleset",
-        "points_per_win",
-        "points_per_draw",
-        "points_per_loss",
-        "starts_at",
-        "ends_at",
-    )
+    rows = Tournament.objects.filter(pk__in=ids).values(*TOURNAMENT_FIELDS, "starts_at", "ends_at")
     return {row["id"]: row for row in rows}
 
 

@@ -86,7 +86,7 @@ def main() -> None:
     configure_django(args.database_url, "")  # no Redis: nothing is cached or read from a cache
     from apps.tournaments.models import Season
     from apps.tournaments.services.board_cache import BoardRef, Scope
-    from apps.tournaments.services.leaderboard_service import (
+    from apps.tournaments.services.board_compute import (
         compute_scoped_document,
         compute_tournament_document,
     )

@@ -264,7 +264,7 @@ def competitor_totals_across_tournaments(
 
 # (match id, tournament id, registration 1, registration 2, winner registration or None,
 #  score 1, score 2): plain tuples, because a head-to-head board reads thousands of them and
-#  keeps only the few a mini-table can use (leaderboard_service.head_to_head_matches).
+#  keeps only the few a mini-table can use (board_compute.head_to_head_matches).
 MatchRow: TypeAlias = tuple[int, int, int, int, int | None, int, int]
 
 

@@ -23,9 +23,9 @@ from apps.tournaments.services.board_cache import (
     invalidate_boards,
     invalidate_scope,
 )
+from apps.tournaments.services.board_compute import rank_tournament, tournament_row
 from apps.tournaments.services.documents import decode_document, iso_utc
 from apps.tournaments.services.errors import TournamentNotFoundError
-from apps.tournaments.services.leaderboard_service import rank_tournament, tournament_row
 
 log = structlog.get_logger(__name__)
 

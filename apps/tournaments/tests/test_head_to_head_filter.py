@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apps.tournaments.services.aggregation import RegistrationTotals
-from apps.tournaments.services.leaderboard_service import head_to_head_matches, rank_tournament
+from apps.tournaments.services.board_compute import head_to_head_matches, rank_tournament
 from apps.tournaments.services.ranking import (
     CompetitorTotals,
     HeadToHeadMatch,

@@ -1004,7 +1004,7 @@ def test_the_bulk_writes_of_an_import_join_its_one_invalidation(
     run_import(bundle, tmp_path)
     flushes: list[tuple[frozenset[BoardRef], tuple[int, ...]]] = []
     monkeypatch.setattr(
-        board_cache,
+        board_cache.invalidation,
         "invalidate_with_retries",
         lambda boards, tournament_ids: flushes.append((boards, tournament_ids)),
     )

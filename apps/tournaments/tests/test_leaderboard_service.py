@@ -10,6 +10,10 @@ from django.db import transaction
 
 from apps.common.models import FeatureFlag, FlagName
 from apps.tournaments.models import MatchState, ParticipationType, TournamentStatus
+from apps.tournaments.services.board_compute import (
+    compute_history_document,
+    compute_tournament_document,
+)
 from apps.tournaments.services.documents import PageSpec
 from apps.tournaments.services.errors import (
     InvalidParameterError,
@@ -18,11 +22,7 @@ from apps.tournaments.services.errors import (
     SeasonNotFoundError,
     TournamentNotFoundError,
 )
-from apps.tournaments.services.leaderboard_service import (
-    LeaderboardService,
-    compute_history_document,
-    compute_tournament_document,
-)
+from apps.tournaments.services.leaderboard_service import LeaderboardService
 from apps.tournaments.tests.factories import (
     GameFactory,
     MatchFactory,
@@ -491,7 +491,7 @@ def test_deleting_a_season_drops_its_cached_boards(transactional_db, flags_on):
 
 def test_season_and_all_time_query_counts_do_not_grow(django_assert_num_queries):
     from apps.tournaments.services.board_cache import BoardRef, Scope
-    from apps.tournaments.services.leaderboard_service import compute_scoped_document
+    from apps.tournaments.services.board_compute import compute_scoped_document
 
     season = SeasonFactory(slug="2031-counted")
     boards = [

@@ -1,0 +1,331 @@
+"""Computing a board document from SQL: the tournament, season / all-time and history boards.
+
+What a cache miss runs (`LeaderboardService` decides when). Each function makes a constant number
+of queries whatever the size of the board (tested), ranks with the tournament's own ruleset and
+points, and returns a plain document (`documents.py` renders pages from it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.common.models import User
+from apps.tournaments.models import (
+    Game,
+    ParticipationType,
+    Registration,
+    RegistrationStatus,
+    Season,
+    Tournament,
+)
+from apps.tournaments.services import aggregation
+from apps.tournaments.services.board_cache import BoardRef, Scope
+from apps.tournaments.services.documents import iso_utc
+from apps.tournaments.services.errors import (
+    InvalidParameterError,
+    ParticipantNotFoundError,
+    SeasonNotFoundError,
+    TournamentNotFoundError,
+)
+from apps.tournaments.services.ranking import (
+    CompetitorTotals,
+    HeadToHeadCriterion,
+    HeadToHeadMatch,
+    PointsScheme,
+    Ranking,
+    Ruleset,
+    get_ruleset,
+    rank_competitors,
+)
+
+SEASON_RULESET = "deltacrown-5step"
+HEAD_TO_HEAD_STEP = "head_to_head"
+
+
+def uses_head_to_head(ruleset_name: str) -> bool:
+    return any(
+        criterion.name == HEAD_TO_HEAD_STEP for criterion in get_ruleset(ruleset_name).criteria
+    )
+
+
+# The fields of a tournament that ranking it needs (its ruleset and points scheme, and what
+# the board's header shows).
+TOURNAMENT_FIELDS = (
+    "id",
+    "status",
+    "participation_type",
+    "tiebreak_ruleset",
+    "points_per_win",
+    "points_per_draw",
+    "points_per_loss",
+)
+
+
+def tournament_row(tournament_id: int) -> dict[str, Any]:
+    """The fields a board needs of one tournament; TournamentNotFoundError when it is absent."""
+    row = Tournament.objects.filter(pk=tournament_id).values(*TOURNAMENT_FIELDS).first()
+    if row is None:
+        raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+    return row
+
+
+def _points_scheme(tournament: dict[str, Any]) -> PointsScheme:
+    return PointsScheme(
+        win=tournament["points_per_win"],
+        draw=tournament["points_per_draw"],
+        loss=tournament["points_per_loss"],
+    )
+
+
+def head_to_head_matches(
+    ruleset: Ruleset,
+    registration_totals: Sequence[aggregation.RegistrationTotals],
+    match_rows: Sequence[aggregation.MatchRow],
+    tournament_id: int,
+) -> list[HeadToHeadMatch]:
+    """The matches of this tournament a mini-table can use, as HeadToHeadMatch objects.
+
+    A mini-table only spans rows that every criterion before head-to-head left tied, and only
+    counts matches between its members; so a match whose two sides differ on those criteria
+    (on a typical board, nearly all of them) can never count and is not built. The ranking is
+    the same as with every match (tested); a 256 / 8,000 board builds a few dozen, not 8,000.
+    """
+    before: list[Any] = []
+    for criterion in ruleset.criteria:
+        if isinstance(criterion, HeadToHeadCriterion):
+            break
+        before.append(criterion)
+    tie_key = {
+        each.totals.registration_id: tuple(criterion.value(each.totals) for criterion in before)
+        for each in registration_totals
+    }
+    kept = []
+    for _, match_tournament, first, second, winner, score1, score2 in match_rows:
+        if match_tournament != tournament_id:
+            continue
+        key = tie_key.get(first)
+        if key is not None and key == tie_key.get(second):
+            kept.append(HeadToHeadMatch(first, second, winner, score1, score2))
+    return kept
+
+
+def rank_tournament(
+    tournament: dict[str, Any],
+    registration_totals: Sequence[aggregation.RegistrationTotals],
+    match_rows: Sequence[aggregation.MatchRow] = (),
+) -> Ranking:
+    """Rank one tournament's registrations with its own ruleset and points. `match_rows` may
+    hold other tournaments' matches too (the history board reads them all at once)."""
+    ruleset = get_ruleset(tournament["tiebreak_ruleset"])
+    matches = (
+        head_to_head_matches(ruleset, registration_totals, match_rows, tournament["id"])
+        if ruleset.uses_head_to_head
+        else []
+    )
+    return rank_competitors(
+        [each.totals for each in registration_totals],
+        ruleset,
+        head_to_head_matches=matches,
+        points=_points_scheme(tournament),
+    )
+
+
+def _board_row(
+    totals: CompetitorTotals,
+    rank: int,
+    decided_by: str | None,
+    participant_id: int | None,
+    team_id: int | None,
+) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "participant_id": participant_id,
+        "team_id": team_id,
+        "registration_id": totals.registration_id,
+        "points": totals.points,
+        "wins": totals.wins,
+        "draws": totals.draws,
+        "losses": totals.losses,
+        "matches_played": totals.matches_played,
+        "score_for": totals.score_for,
+        "score_against": totals.score_against,
+        "earliest_win_at": iso_utc(totals.earliest_win_at),
+        "last_updated_at": iso_utc(totals.last_updated_at),
+        "decided_by": decided_by,
+    }
+
+
+def compute_tournament_document(tournament_id: int) -> dict[str, Any]:
+    """The full board of one tournament. 2 queries (3 with the head-to-head ruleset)."""
+    tournament = tournament_row(tournament_id)
+    registration_totals = aggregation.tournament_totals(tournament_id)
+    matches = (
+        aggregation.counted_match_rows([tournament_id])
+        if uses_head_to_head(tournament["tiebreak_ruleset"])
+        else []
+    )
+    ranking = rank_tournament(tournament, registration_totals, matches)
+    by_registration = {each.totals.registration_id: each for each in registration_totals}
+    rows = []
+    for ranked in ranking.rows:
+        registration = by_registration[ranked.totals.registration_id]
+        rows.append(
+            _board_row(
+                ranked.totals,
+                ranked.rank,
+                ranked.decided_by,
+                registration.participant_id,
+                registration.team_id,
+            )
+        )
+    return {
+        "header": tournament_header(tournament, computation_enabled=True),
+        "rows": rows,
+        "tournament_status": tournament["status"],
+    }
+
+
+def tournament_header(tournament: dict[str, Any], *, computation_enabled: bool) -> dict:
+    return {
+        "tournament_id": tournament["id"],
+        "participant_type": tournament["participation_type"],
+        "ruleset": tournament["tiebreak_ruleset"],
+        "computed_at": iso_utc(timezone.now()),
+        "computation_enabled": computation_enabled,
+    }
+
+
+def scoped_header(board: BoardRef, *, computation_enabled: bool) -> dict[str, Any]:
+    header: dict[str, Any] = {"scope": board.scope.value}
+    if board.scope is Scope.SEASON:
+        header["season"] = board.season
+    header.update(
+        {
+            "tournament_id": None,
+            "participant_type": board.participant_type,
+            "ruleset": SEASON_RULESET,
+            "computed_at": iso_utc(timezone.now()),
+            "computation_enabled": computation_enabled,
+        }
+    )
+    return header
+
+
+def compute_scoped_document(board: BoardRef, season_id: int | None, game_id: int | None) -> dict:
+    """A season or all-time board. One query (after the season and game lookups)."""
+    totals = aggregation.competitor_totals_across_tournaments(
+        participant_type=board.participant_type or ParticipationType.SOLO,
+        season_id=season_id,
+        game_id=game_id,
+    )
+    ranking = rank_competitors(totals, get_ruleset(SEASON_RULESET))
+    is_solo = board.participant_type == ParticipationType.SOLO
+    rows = []
+    for ranked in ranking.rows:
+        competitor_id = ranked.totals.competitor_id
+        row = _board_row(
+            ranked.totals,
+            ranked.rank,
+            ranked.decided_by,
+            competitor_id if is_solo else None,
+            None if is_solo else competitor_id,
+        )
+        row["tournaments_played"] = ranked.totals.tournaments_played
+        rows.append(row)
+    return {
+        "header": scoped_header(board, computation_enabled=True),
+        "rows": rows,
+        "tournament_status": None,
+    }
+
+
+def compute_history_document(user_id: int) -> dict[str, Any]:
+    """Every tournament where the user holds a confirmed registration (solo or on a confirmed
+    team's roster), with rank and field size on that tournament's board. 4-5 queries,
+    whatever the number of tournaments."""
+    if not User.objects.filter(pk=user_id).exists():
+        raise ParticipantNotFoundError(f"No participant with id {user_id}.")
+    registration_totals = aggregation.totals_for_tournaments_of_user(user_id)
+    tournament_ids = sorted({each.tournament_id for each in registration_totals})
+    tournaments = {
+        row["id"]: row
+        for row in Tournament.objects.filter(pk__in=tournament_ids).values(
+            *TOURNAMENT_FIELDS, "starts_at", "ends_at"
+        )
+    }
+    own_registration_ids = set(
+        Registration.objects.filter(status=RegistrationStatus.CONFIRMED)
+        .filter(Q(user_id=user_id) | Q(roster__id=user_id))
+        .values_list("id", flat=True)
+    )
+    head_to_head_ids = [
+        tournament_id
+        for tournament_id, row in tournaments.items()
+        if uses_head_to_head(row["tiebreak_ruleset"])
+    ]
+    matches = aggregation.counted_match_rows(head_to_head_ids)
+    per_tournament: dict[int, list[aggregation.RegistrationTotals]] = {}
+    for each in registration_totals:
+        per_tournament.setdefault(each.tournament_id, []).append(each)
+
+    items: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for tournament_id, members in per_tournament.items():
+        tournament = tournaments[tournament_id]
+        ranking = rank_tournament(tournament, members, matches)
+        team_of = {each.totals.registration_id: each.team_id for each in members}
+        for ranked in ranking.rows:
+            registration_id = ranked.totals.registration_id
+            if registration_id not in own_registration_ids:
+                continue
+            starts_at: dt.datetime | None = tournament["starts_at"]
+            order = (
+                starts_at is None,
+                -(starts_at.timestamp()) if starts_at else 0.0,
+                -tournament_id,
+                registration_id,
+            )
+            items.append(
+                (
+                    order,
+                    {
+                        "tournament_id": tournament_id,
+                        "team_id": team_of[registration_id],
+                        "registration_id": registration_id,
+                        "rank": ranked.rank,
+                        "field_size": len(ranking.rows),
+                        "points": ranked.totals.points,
+                        "wins": ranked.totals.wins,
+                        "draws": ranked.totals.draws,
+                        "losses": ranked.totals.losses,
+                        "matches_played": ranked.totals.matches_played,
+                        "tournament_status": tournament["status"],
+                        "tournament_ended_at": iso_utc(tournament["ends_at"]),
+                    },
+                )
+            )
+    items.sort(key=lambda item: item[0])
+    return {
+        "header": {"participant_id": user_id, "computation_enabled": True},
+        "rows": [row for _, row in items],
+        "tournament_status": None,
+    }
+
+
+def season_id_for(slug: str | None) -> int:
+    season_id = Season.objects.filter(slug=slug).values_list("id", flat=True).first()
+    if season_id is None:
+        raise SeasonNotFoundError(f"No season with slug {slug!r}.")
+    return season_id
+
+
+def game_id_for(slug: str) -> int:
+    game_id = Game.objects.filter(slug=slug).values_list("id", flat=True).first()
+    if game_id is None:
+        known = sorted(Game.objects.values_list("slug", flat=True))
+        raise InvalidParameterError("game", f"Unknown game {slug!r}; known games: {known}.")
+    return game_id
