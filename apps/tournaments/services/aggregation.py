@@ -201,6 +201,8 @@ def tournament_totals(tournament_id: int) -> list[RegistrationTotals]:
     )
 
 
+# Only a team registration's roster counts: a roster stored on a solo registration (the import
+# format does not forbid one) does not make its members play in that tournament.
 # Two index lookups (the user's own registrations; the rosters naming the user) instead of one
 # `user_id = %s OR id IN (...)` filter, which PostgreSQL can only evaluate by scanning every
 # registration and then estimates at half the table (so it scans every match as well).
@@ -210,7 +212,7 @@ _USER_TOURNAMENTS = """
     UNION
     SELECT r3.tournament_id FROM tournaments_registration r3
     JOIN tournaments_registration_roster rr ON rr.registration_id = r3.id
-    WHERE r3.status = %s AND rr.user_id = %s
+    WHERE r3.status = %s AND rr.user_id = %s AND r3.team_id IS NOT NULL
 """
 
 

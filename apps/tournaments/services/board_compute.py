@@ -260,7 +260,7 @@ def compute_history_document(user_id: int) -> dict[str, Any]:
     }
     own_registration_ids = set(
         Registration.objects.filter(status=RegistrationStatus.CONFIRMED)
-        .filter(Q(user_id=user_id) | Q(roster__id=user_id))
+        .filter(Q(user_id=user_id) | Q(roster__id=user_id, team__isnull=False))
         .values_list("id", flat=True)
     )
     head_to_head_ids = [

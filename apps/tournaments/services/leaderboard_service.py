@@ -18,6 +18,7 @@ after that commit's invalidation. The computation itself lives in `board_compute
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,8 +70,16 @@ class PageResult:
     cached: bool
 
 
-def _body_etag(body: bytes) -> str:
-    return '"b-' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def _content_etag(body: bytes, document: dict[str, Any], spec: PageSpec) -> str:
+    """The ETag of a page computed live (cache off or unreachable, computation off): a hash of
+    what the page shows. `computed_at` is left out (it is new on every computation, and the
+    ETag must only change when the board does), and the page's shaping inputs are put in."""
+    computed_at = document["header"].get("computed_at")
+    if computed_at is not None:
+        stamp = b'"computed_at":' + json.dumps(computed_at).encode()
+        body = body.replace(stamp, b'"computed_at":null', 1)
+    digest = hashlib.sha256(spec.cache_field.encode() + b"\n" + body).hexdigest()[:32]
+    return f'"b-{digest}"'
 
 
 def _version_etag(version: str, spec: PageSpec) -> str:
@@ -169,7 +178,8 @@ class LeaderboardService:
 
     def _uncomputed(self, document: dict[str, Any], spec: PageSpec) -> PageResult:
         body = render_page(document, spec)
-        return PageResult(body, _body_etag(body), computation_enabled=False, cached=False)
+        etag = _content_etag(body, document, spec)
+        return PageResult(body, etag, computation_enabled=False, cached=False)
 
     def _serve(
         self, board: BoardRef, spec: PageSpec, compute: Callable[[], dict[str, Any]]
@@ -198,7 +208,7 @@ class LeaderboardService:
             board_store().store_page(board, read.version, spec.cache_field, body)
             etag = _version_etag(read.version, spec)
         else:
-            etag = _body_etag(body)
+            etag = _content_etag(body, document, spec)
         counter = metrics.CACHE_HITS if from_cache else metrics.CACHE_MISSES
         counter.labels(scope=scope).inc()
         (cache_stats.record_hit if from_cache else cache_stats.record_miss)()

@@ -382,6 +382,23 @@ def test_history_lists_solo_and_roster_tournaments_newest_first(flags_on):
     assert body["results"][1]["rank"] == 3
 
 
+def test_a_roster_on_a_solo_registration_puts_no_one_else_in_that_tournament(flags_on):
+    # given a solo tournament whose registration of bob also lists carol on a roster (the import
+    # format does not forbid it)
+    bob, carol = UserFactory(username="bob"), UserFactory(username="carol")
+    solo = build_round_robin(2)
+    entry = RegistrationFactory(tournament=solo, user=bob)
+    entry.roster.set([carol])
+
+    # when each asks for their history
+    carols = _body(LeaderboardService(user_id=None).history_page(carol.pk, PageSpec()))
+    bobs = _body(LeaderboardService(user_id=None).history_page(bob.pk, PageSpec()))
+
+    # then the tournament is bob's only: carol did not play in it
+    assert carols["results"] == []
+    assert [row["registration_id"] for row in bobs["results"]] == [entry.pk]
+
+
 def test_history_hides_drafts_from_non_staff_and_filters_by_status(flags_on):
     anna = UserFactory(username="anna")
     for status in ("draft", "live", "completed"):

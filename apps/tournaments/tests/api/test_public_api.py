@@ -250,6 +250,40 @@ def test_etag_gives_304_and_changes_with_page_size_and_flag(player_client, flags
     assert computation_off.status_code == 200
 
 
+@pytest.mark.parametrize("flag_off", [FlagName.CACHE, FlagName.COMPUTE])
+@pytest.mark.parametrize(
+    "path", [BOARD.format("{tid}"), SCOPED + "?scope=all_time", SCOPED + "?scope=season&season={s}"]
+)
+def test_etag_is_stable_and_gives_304_when_boards_are_computed_live(
+    transactional_db, player_client, flags_on, flag_off, path
+):
+    # given a board that is computed on every request (cache off) or empty (compute off)
+    tournament = build_round_robin(3, season=SeasonFactory(slug="2031-etag"), status="completed")
+    _set_flag(flag_off, False)
+    url = path.format(tid=tournament.pk, s="2031-etag")
+    first = player_client.get(url)
+
+    # when the client polls again with the ETag it holds
+    again = player_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    # then nothing changed, so nothing is sent (computed_at alone does not change the ETag)
+    assert first.status_code == 200
+    assert (again.status_code, again["ETag"]) == (304, first["ETag"])
+
+    # and a result that changes the board changes the ETag (with computation on)
+    if flag_off is FlagName.CACHE:
+        first_side, second_side = tournament.registrations.all()[:2]
+        MatchFactory(
+            participant1=second_side,
+            participant2=first_side,
+            winner=second_side,
+            completed_at=at(99),
+        )
+        changed = player_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert changed.status_code == 200
+        assert changed["ETag"] != first["ETag"]
+
+
 def test_etag_changes_after_a_result(transactional_db, player_client, flags_on):
     tournament = build_round_robin(3)
     url = BOARD.format(tournament.pk)
