@@ -98,7 +98,8 @@ MIDDLEWARE = [
     # Serves the admin's and Swagger UI's files under gunicorn too (no CDN, no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # CommonMiddleware without the trailing-slash redirect under /api/ (a JSON 404 instead).
+    "apps.common.middleware.ApiCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -187,6 +188,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "apps.common.api.errors.exception_handler",
+    # The API speaks JSON only: `?format=` is an ordinary (ignored) query parameter, not a
+    # renderer switch that would 404 before authentication; `Accept` cannot turn a request
+    # into a 406; OPTIONS is not an allowed method (405) rather than a metadata dump.
+    "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.common.api.negotiation.JsonOnlyNegotiation",
+    "DEFAULT_METADATA_CLASS": None,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware.common import CommonMiddleware
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.functional import LazyObject
 from prometheus_client.metrics import Counter, Histogram
@@ -149,3 +150,17 @@ class RequestMetricsMiddleware:
         if histogram is None:
             histogram = self._latency[endpoint] = metrics.API_LATENCY.labels(endpoint=endpoint)
         histogram.observe(seconds)
+
+
+class ApiCommonMiddleware(CommonMiddleware):
+    """Django's CommonMiddleware, minus the APPEND_SLASH redirect for paths under /api/.
+
+    That redirect answers a 301 with an HTML body, and clients follow a 301 on a POST with a
+    GET; an API client is better served by the API's JSON 404, whose detail names the slashed
+    path (`errors.handler404`). The admin keeps the redirect.
+    """
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if request.path_info.startswith("/api/"):
+            return False
+        return super().should_redirect_with_slash(request)

@@ -14,6 +14,7 @@ import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -122,6 +123,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     for error_type, (status_code, code) in _DOMAIN_ERRORS.items():
         if isinstance(exc, error_type):
             return Response(error_body(code, exc.detail), status_code)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # A body that is not JSON is a bad body (contract: 400), whatever its Content-Type.
+        detail = "The request body must be JSON, sent with Content-Type: application/json."
+        return Response(
+            error_body(ErrorCode.VALIDATION_ERROR, detail, errors={"body": [detail]}), 400
+        )
     if isinstance(exc, ValidationFailedError):
         return Response(
             error_body(ErrorCode.VALIDATION_ERROR, str(exc.detail), errors=exc.errors), 400
@@ -171,8 +178,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail)), 405)
     if isinstance(exc, exceptions.NotAcceptable):
         return Response(error_body(ErrorCode.NOT_ACCEPTABLE, str(exc.detail)), 406)
-    if isinstance(exc, exceptions.UnsupportedMediaType):
-        return Response(error_body(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(exc.detail)), 415)
     if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
         errors = _flatten_validation(exc.detail)
         first_field = next(iter(errors))
@@ -187,7 +192,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body(ErrorCode.NOT_FOUND, "No such path."), status=404)
+    detail = "No such path."
+    path = request.path_info
+    if not path.endswith("/"):
+        try:
+            resolve(path + "/")
+        except Resolver404:
+            pass
+        else:
+            # API paths are not redirected to their slashed form (ApiCommonMiddleware): say it.
+            detail = f"No such path; the API's paths end with a slash: {path}/"
+    return JsonResponse(error_body(ErrorCode.NOT_FOUND, detail), status=404)
 
 
 def handler500(request: HttpRequest) -> JsonResponse:

@@ -72,10 +72,24 @@ class PageParams:
     page_size_given: bool
 
 
+def _is_huge_number(raw: str | None) -> bool:
+    """Digits only (without leading zeros), more of them than any id or page can have."""
+    if raw is None:
+        return False
+    text = raw.strip()
+    return text.isascii() and text.isdigit() and len(text) > len(str(MAX_ID))
+
+
 def parse_page_params(query: Mapping[str, str], errors: dict[str, list[str]]) -> PageParams:
-    # Above 2^63 - 1 (the schema's maximum) a page is past the last one (404), or a 400 when
-    # longer than 20 characters.
-    page = parse_integer(query.get("page"), "page", default=1, minimum=1, errors=errors)
+    raw_page = query.get("page")
+    if raw_page is not None and raw_page.strip().isascii() and raw_page.strip().isdigit():
+        raw_page = raw_page.strip().lstrip("0") or "0"  # leading zeros do not make it longer
+    if _is_huge_number(raw_page):
+        # A positive integer however long is a page; past the last one it is a 404, like any
+        # other page past the last (the parser refuses more than 20 characters).
+        page: int | None = MAX_ID + 1
+    else:
+        page = parse_integer(raw_page, "page", default=1, minimum=1, errors=errors)
     page_size = parse_integer(
         query.get("page_size"),
         "page_size",
