@@ -5,10 +5,12 @@ Layout (contract section 6). Every key starts `lb:v1:`.
 - `lb:v1:<board>`: a hash holding `ver` (the version it was computed under), `doc` (the board
   document, JSON bytes) and one field per rendered page (`p:...`, response bytes). Deleting it
   removes the document and every page of the board at once. TTL: LEADERBOARD_CACHE_TTL_SECONDS.
-- `lb:v1:ver:<board>`: the board's current version, a random token. Invalidation replaces it and
-  deletes the hash; a writer stores only if the version it read before computing is still
-  current (checked atomically in a Lua script), so a reader that computed from data older than a
-  commit can never re-poison the board after that commit's invalidation. Tokens are random, not
+- `lb:v1:ver:<board>`: the board's current version, a random token, with the same TTL as the
+  board (set when it is created, renewed when a document is stored). Invalidation deletes it
+  with the hash (the next read starts a new version); a writer stores only if the version it
+  read before computing is still current (checked atomically in a Lua script), so a reader that
+  computed from data older than a commit can never re-poison the board after that commit's
+  invalidation. Tokens are random, not
   counters, so a version (and the ETag built on it) is never reused after Redis loses its data.
 - `lb:v1:lock:<board>`: a short lock so concurrent misses compute once.
 
@@ -45,7 +47,6 @@ from apps.tournaments.services.board_cache.keys import (
     MISS_WAIT_SECONDS,
     VERSION_FIELD,
     VERSION_PREFIX,
-    VERSION_TTL_SECONDS,
     BoardRef,
     BoardStore,
     CacheRead,
@@ -74,7 +75,6 @@ __all__ = [
     "MISS_WAIT_SECONDS",
     "VERSION_FIELD",
     "VERSION_PREFIX",
-    "VERSION_TTL_SECONDS",
     "BoardRef",
     "BoardStore",
     "CacheRead",

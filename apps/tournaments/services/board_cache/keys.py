@@ -15,9 +15,6 @@ VERSION_PREFIX = f"{KEY_PREFIX}ver:"
 LOCK_PREFIX = f"{KEY_PREFIX}lock:"
 DOCUMENT_FIELD = "doc"
 VERSION_FIELD = "ver"
-# Versions outlive every document (whose TTL is far shorter) so a live document's version is
-# never forgotten while the document exists.
-VERSION_TTL_SECONDS = 7 * 24 * 3600
 LOCK_TTL_SECONDS = 10
 MISS_WAIT_SECONDS = 2.0
 MISS_POLL_SECONDS = 0.02

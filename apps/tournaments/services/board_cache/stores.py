@@ -17,7 +17,6 @@ from apps.tournaments.services.board_cache.keys import (
     MAX_PAGES_PER_BOARD,
     VERSION_FIELD,
     VERSION_PREFIX,
-    VERSION_TTL_SECONDS,
     BoardRef,
     BoardStore,
     CacheRead,
@@ -27,11 +26,14 @@ from apps.tournaments.services.board_cache.keys import (
 )
 from apps.tournaments.services.board_cache.local import LocalBoardStore
 
+# The version key's TTL is renewed with the document's, so both expire together: every key
+# under lb:v1: lives at most LEADERBOARD_CACHE_TTL_SECONDS (locks: 10 s).
 _STORE_DOCUMENT_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'ver', ARGV[1], 'doc', ARGV[2])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
 """
 
@@ -78,7 +80,7 @@ class RedisBoardStore:
         if current is None:
             # First read since the version expired or Redis lost its data: start one.
             pipe = client.pipeline(transaction=False)
-            pipe.set(board.version_key, new_version(), nx=True, ex=VERSION_TTL_SECONDS)
+            pipe.set(board.version_key, new_version(), nx=True, ex=cache_ttl_seconds())
             pipe.get(board.version_key)
             current = _decode(pipe.execute()[1])
             return CacheRead(version=current)
@@ -154,12 +156,14 @@ class RedisBoardStore:
             return []
 
         def call(client: redis.Redis) -> list[str]:
+            # Deleting the version makes any document computed before now unstorable (its
+            # writer checks the version it read) and starts a new version, hence new ETags.
             pipe = client.pipeline(transaction=False)
             for name in ordered:
-                pipe.set(f"{VERSION_PREFIX}{name}", new_version(), ex=VERSION_TTL_SECONDS)
                 pipe.delete(f"{KEY_PREFIX}{name}")
+                pipe.delete(f"{VERSION_PREFIX}{name}")
             results = pipe.execute()
-            deleted = results[1::2]
+            deleted = results[0::2]
             return [
                 f"{KEY_PREFIX}{name}" for name, gone in zip(ordered, deleted, strict=True) if gone
             ]

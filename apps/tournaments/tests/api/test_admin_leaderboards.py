@@ -365,3 +365,30 @@ def test_disputed_match_shows_in_no_match_ids(staff_client, flags_on):
 
     all_ids = {match_id for row in body["raw_aggregations"] for match_id in row["match_ids"]}
     assert cup.matches["m4"].pk not in all_ids
+
+
+def test_every_board_key_lives_at_most_the_configured_ttl_and_invalidate_all_leaves_none(
+    player_client, staff_client, flags_on, use_redis, settings
+):
+    # given the TTL set to 120 s and boards of every public scope read (documents, pages and
+    # their versions written)
+    settings.LEADERBOARD_CACHE_TTL_SECONDS = 120
+    tournament = build_round_robin(3)
+    for url in (
+        BOARD.format(tournament.pk),
+        BOARD.format(tournament.pk) + "?page_size=1",
+        "/api/tournaments/leaderboards/scoped/?scope=all_time",
+    ):
+        assert player_client.get(url).status_code == 200
+
+    # then every key under lb:v1: expires, within the configured TTL
+    keys = use_redis.keys("lb:v1:*")
+    assert keys
+    assert all(0 < use_redis.ttl(key) <= 120 for key in keys), {
+        key: use_redis.ttl(key) for key in keys
+    }
+
+    # and invalidating everything leaves no board key behind
+    response = staff_client.post(INVALIDATE, {"scope": "all"}, format="json")
+    assert response.status_code == 200
+    assert use_redis.keys("lb:v1:*") == []
