@@ -11,6 +11,10 @@ from django.http import HttpRequest
 from apps.common.models import AuditRecord, FeatureFlag, User
 
 
+def _is_active_staff(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_staff)
+
+
 @admin.register(User)
 class DeltaCrownUserAdmin(UserAdmin):
     fieldsets = (*UserAdmin.fieldsets, ("Profile", {"fields": ("display_name",)}))
@@ -23,6 +27,23 @@ class FeatureFlagAdmin(admin.ModelAdmin):
     list_editable = ("is_enabled", "rollout_percent")
     readonly_fields = ("updated_at", "updated_by")
     search_fields = ("name",)
+
+    # Contract: staff (`is_staff`) toggle the flags here. Django's default would also require the
+    # model permissions, which a staff account made for operations usually lacks; viewing and
+    # changing flags needs staff only. Adding and deleting rows keep Django's permissions (the
+    # migration creates the three flags).
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_active_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_active_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_active_staff(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A renamed flag is a flag that no longer exists: its code reads "off" by default.
+        return (*self.readonly_fields, "name") if obj is not None else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: FeatureFlag, form: Any, change: bool) -> None:
         # The audit record names whoever saved the flag (list_editable saves come through here).

@@ -260,6 +260,38 @@ def test_admin_change_records_the_staff_user_and_takes_effect_at_once(
     assert (state.enabled, state.rollout_percent, state.source) == (True, 10, FlagSource.DB)
 
 
+def test_a_staff_user_without_model_permissions_toggles_flags_in_the_admin(
+    django_capture_on_commit_callbacks,
+) -> None:
+    # given a staff account that is neither superuser nor granted any permission
+    operator = User.objects.create_user(
+        username="operator", password="correct-horse-9", is_staff=True
+    )
+    client = Client()
+    assert client.login(username="operator", password="correct-horse-9")
+    flag = FeatureFlag.objects.get(name=FlagName.CACHE)
+
+    # when it opens the flag list and turns the cache flag on
+    listing = client.get("/admin/common/featureflag/")
+    with django_capture_on_commit_callbacks(execute=True):
+        status_code = _post_change_form(client, flag, is_enabled=True)
+
+    # then it could, and the change is audited under its id
+    assert listing.status_code == 200
+    assert status_code == 302
+    assert FeatureFlag.objects.get(pk=flag.pk).is_enabled is True
+    assert _flag_records()[-1][0] == operator.pk
+
+
+def test_the_admin_cannot_rename_a_flag(staff_client: Client) -> None:
+    flag = FeatureFlag.objects.get(name=FlagName.CACHE)
+
+    status_code = _post_change_form(staff_client, flag, name="LEADERBOARDS_CACHE_ENABLED_OLD")
+
+    assert status_code == 302
+    assert FeatureFlag.objects.filter(name=FlagName.CACHE).exists()
+
+
 def test_admin_change_of_rollout_above_100_is_refused(staff_client: Client) -> None:
     flag = FeatureFlag.objects.get(name=FlagName.COMPUTE)
 

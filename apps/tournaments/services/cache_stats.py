@@ -3,12 +3,17 @@
 Prometheus counters are per process (summed at scrape time); the staff cache-status endpoint
 needs fleet-wide totals from any one worker, so each process also adds its counts to Redis
 hashes. To keep the hot path free of extra round trips the counts accumulate in the process
-and are flushed with one HINCRBY pipeline at most once per FLUSH_INTERVAL_SECONDS (the totals
-may lag by that much, as the contract allows). Without Redis the totals are this process's.
+and are flushed with one HINCRBY pipeline at most once per FLUSH_INTERVAL_SECONDS: by the next
+count after that, or by a timer when none comes (an idle worker's counts would otherwise wait
+for its next request), and at exit. Evictions are flushed at once: they are rare and often made
+by short-lived processes (an import, a shell). So the totals lag by about a second, as the
+contract allows. Without Redis the totals are this process's.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import threading
 import time
 from collections import Counter
@@ -42,14 +47,27 @@ class _Accumulator:
         self._pending: Counter[str] = Counter()
         self._local_totals: Counter[str] = Counter()
         self._last_flush = time.monotonic()
+        self._timer_pid: int | None = None  # the process whose timer is pending (forks copy it)
 
     def add(self, field: str, amount: int = 1) -> None:
         with self._lock:
             self._pending[field] += amount
             self._local_totals[field] += amount
             due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_SECONDS
+            start_timer = not due and self._timer_pid != os.getpid()
+            if start_timer:
+                self._timer_pid = os.getpid()
         if due:
             self.flush()
+        elif start_timer:
+            timer = threading.Timer(FLUSH_INTERVAL_SECONDS, self._flush_from_timer)
+            timer.daemon = True
+            timer.start()
+
+    def _flush_from_timer(self) -> None:
+        with self._lock:
+            self._timer_pid = None
+        self.flush()
 
     def flush(self) -> None:
         with self._lock:
@@ -91,6 +109,7 @@ class _Accumulator:
 
 
 accumulator = _Accumulator()
+atexit.register(accumulator.flush)
 
 
 def record_hit() -> None:
@@ -104,3 +123,4 @@ def record_miss() -> None:
 def record_evictions(count: int) -> None:
     if count:
         accumulator.add("evictions", count)
+        accumulator.flush()
