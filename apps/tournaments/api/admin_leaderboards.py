@@ -51,8 +51,8 @@ def _parse_invalidation(body: Any) -> dict[str, Any]:
     unknown = sorted(set(body) - {"tournament_id", "scope"})
     if unknown:
         raise ValidationFailedError({field: ["Unknown field."] for field in unknown})
-    has_tournament = body.get("tournament_id") is not None
-    has_scope = body.get("scope") is not None
+    has_tournament = "tournament_id" in body  # present, even as null: exactly one key
+    has_scope = "scope" in body
     if has_tournament == has_scope:
         raise ValidationFailedError(
             {"non_field_errors": ["Give exactly one of tournament_id or scope."]}

@@ -294,6 +294,10 @@ def test_invalidate_by_scope(staff_client, player_client, flags_on, scope):
         {"tournament_id": 2**70},
         [1, 2],
         {"tournament_id": 1, "extra": 1},
+        {"tournament_id": None, "scope": "all"},
+        {"tournament_id": 1, "scope": None},
+        {"tournament_id": None},
+        {"scope": None},
     ],
 )
 def test_invalidate_rejects_bad_bodies(staff_client, flags_on, payload):
