@@ -6,12 +6,14 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers as drf_serializers
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.errors import ValidationFailedError
+from apps.common.api.errors import ErrorCode, ValidationFailedError
 from apps.common.api.params import MAX_ID, id_in_range
 from apps.common.api.views import StaffView
+from apps.common.redis_gateway import RedisUnavailableError
 from apps.tournaments.api import serializers
 from apps.tournaments.services import inspection
 from apps.tournaments.services.errors import TournamentNotFoundError
@@ -90,6 +92,23 @@ INVALIDATION_REQUEST = PolymorphicProxySerializer(
 )
 
 
+# How the exception handler answers the errors that refuse an invalidation.
+_REFUSALS: tuple[tuple[type[Exception], int, ErrorCode], ...] = (
+    (ValidationFailedError, 400, ErrorCode.VALIDATION_ERROR),
+    (ParseError, 400, ErrorCode.VALIDATION_ERROR),
+    (UnsupportedMediaType, 400, ErrorCode.VALIDATION_ERROR),
+    (TournamentNotFoundError, 404, ErrorCode.TOURNAMENT_NOT_FOUND),
+    (RedisUnavailableError, 503, ErrorCode.SERVICE_UNAVAILABLE),
+)
+
+
+def _refusal(error: Exception) -> tuple[int, ErrorCode] | None:
+    for kind, status_code, code in _REFUSALS:
+        if isinstance(error, kind):
+            return status_code, code
+    return None
+
+
 class CacheInvalidateView(StaffView):
     endpoint_name = "admin_cache_invalidate"
     rate_scope = "invalidate"
@@ -106,5 +125,18 @@ class CacheInvalidateView(StaffView):
         ),
     )
     def post(self, request: Request) -> Response:
-        target = _parse_invalidation(request.data)
-        return Response(inspection.invalidate(actor_id=request.user.pk, **target))
+        target: dict[str, Any] | None = None
+        try:
+            target = _parse_invalidation(request.data)
+            return Response(inspection.invalidate(actor_id=request.user.pk, **target))
+        except Exception as error:
+            refusal = _refusal(error)
+            if refusal is not None:  # every call leaves an audit record, refused ones too
+                status_code, code = refusal
+                inspection.record_refused_invalidation(
+                    actor_id=request.user.pk,
+                    status_code=status_code,
+                    error_code=code.value,
+                    target=target,
+                )
+            raise

@@ -161,6 +161,31 @@ def cache_status() -> dict[str, Any]:
     }
 
 
+def record_refused_invalidation(
+    *, actor_id: int, status_code: int, error_code: str, target: dict[str, Any] | None
+) -> None:
+    """The audit record of an invalidation call that removed nothing (contract: every call
+    leaves one): who, the answer, and what was asked when the body was readable."""
+    details: dict[str, Any] = {
+        **(target or {}),
+        "outcome": "refused",
+        "status_code": status_code,
+        "error_code": error_code,
+        "cache_keys_removed": [],
+        "invalidated_count": 0,
+    }
+    AuditRecord.objects.create(
+        actor_id=actor_id, action=AuditAction.CACHE_INVALIDATED, details=details
+    )
+    log.info(
+        AuditAction.CACHE_INVALIDATED.value,
+        actor_id=actor_id,
+        outcome="refused",
+        status_code=status_code,
+        error_code=error_code,
+    )
+
+
 def invalidate(
     *, actor_id: int, tournament_id: int | None = None, scope: str | None = None
 ) -> dict[str, Any]:
@@ -177,7 +202,12 @@ def invalidate(
         chosen = None if scope == "all" else Scope(scope)
         removed = invalidate_scope(chosen, EvictionReason.MANUAL)
         target = {"scope": scope}
-    details = {**target, "cache_keys_removed": removed, "invalidated_count": len(removed)}
+    details = {
+        **target,
+        "outcome": "done",
+        "cache_keys_removed": removed,
+        "invalidated_count": len(removed),
+    }
     AuditRecord.objects.create(
         actor_id=actor_id, action=AuditAction.CACHE_INVALIDATED, details=details
     )

@@ -300,12 +300,18 @@ def test_invalidate_by_scope(staff_client, player_client, flags_on, scope):
         {"scope": None},
     ],
 )
-def test_invalidate_rejects_bad_bodies(staff_client, flags_on, payload):
+def test_invalidate_rejects_bad_bodies(staff_client, staff, flags_on, payload):
     response = staff_client.post(INVALIDATE, payload, format="json")
 
     assert response.status_code == 400
     assert response.json()["error_code"] == "VALIDATION_ERROR"
     assert response.json()["errors"]
+    record = AuditRecord.objects.get(action="leaderboard_cache_invalidated")
+    assert (record.actor_id, record.details["outcome"], record.details["status_code"]) == (
+        staff.pk,
+        "refused",
+        400,
+    )
 
 
 def test_invalidate_malformed_json_is_400(staff_client):
@@ -344,7 +350,16 @@ def test_invalidate_with_redis_down_is_503(staff_client, settings, flags_on):
 
     assert response.status_code == 503
     assert response.json()["error_code"] == "SERVICE_UNAVAILABLE"
-    assert not AuditRecord.objects.filter(action="leaderboard_cache_invalidated").exists()
+    # nothing was removed, and the call is on record with its answer
+    record = AuditRecord.objects.get(action="leaderboard_cache_invalidated")
+    assert record.details == {
+        "tournament_id": tournament.pk,
+        "outcome": "refused",
+        "status_code": 503,
+        "error_code": "SERVICE_UNAVAILABLE",
+        "cache_keys_removed": [],
+        "invalidated_count": 0,
+    }
 
 
 def test_eleventh_invalidation_in_an_hour_is_429(staff_client, flags_on):
