@@ -23,8 +23,9 @@ row) and fire the invalidation signals, which would make 70,000 matches take min
 produces only rows that `clean()` would accept (participants belong to the match's tournament,
 the winner is a participant, counted states carry completed_at, a forfeit names its winner, only
 results have a winner, registrations match the tournament's participation type) and the database
-CHECK constraints still verify the single-row rules on insert. Because no signal fires, the
-caller must invalidate the boards it measures (the measurement does, before warming the cache).
+CHECK constraints still verify the single-row rules on insert. No signal fires (the bulk writes
+schedule one invalidation for the transaction, apps/tournaments/querysets.py); the measurement
+still invalidates each board before warming it, so every board starts cold.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Computing a board document from SQL: the tournament, season / all-time and history boards.
 
 What a cache miss runs (`LeaderboardService` decides when). Each function makes a constant number
-of queries whatever the size of the board (tested), ranks with the tournament's own ruleset and
-points, and returns a plain document (`documents.py` renders pages from it).
+of queries whatever the size of the board (tested), ranks a tournament board with the
+tournament's own ruleset and points (season and all-time boards with `deltacrown-5step` over each
+tournament's points), and returns a plain document (`documents.py` renders pages from it).
 """
 
 from __future__ import annotations

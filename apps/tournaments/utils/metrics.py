@@ -13,7 +13,7 @@ from prometheus_client import Counter, Histogram
 SCOPES = ("tournament", "season", "all_time", "history")
 CACHED_VALUES = ("true", "false")
 EVICTION_REASONS = ("manual", "result_change")
-CACHE_OPERATIONS = ("get", "set", "delete", "lock", "ttl", "scan", "throttle", "flags", "version")
+CACHE_OPERATIONS = ("get", "set", "delete", "lock", "ttl", "scan", "throttle", "flags")
 # Created at zero for every routed endpoint: 200 so the request series exist from the first scrape,
 # 500 so the 5xx ratio reads 0 rather than "no data" while nothing failed.
 KNOWN_STATUS_CODES = ("200", "500")

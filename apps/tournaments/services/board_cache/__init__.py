@@ -15,7 +15,8 @@ Layout (contract section 6). Every key starts `lb:v1:`.
 - `lb:v1:lock:<board>`: a short lock so concurrent misses compute once.
 
 Without REDIS_URL the same semantics live in this process (`LocalBoardStore`). Redis failures
-never reach the caller: reads return "unknown" and writes are skipped (see `redis_gateway`).
+never reach a reader: reads return "unknown" and writes are skipped (see `redis_gateway`);
+invalidation and key listing need Redis and raise `RedisUnavailableError`.
 
 Why hand-written: Django's cache API cannot express "store only if the version is unchanged",
 hash-per-board pages, or SCAN by scope; those are a few lines of Lua and redis-py.
