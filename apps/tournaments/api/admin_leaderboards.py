@@ -6,17 +6,17 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers as drf_serializers
-from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.errors import ErrorCode, ValidationFailedError
+from apps.common.api.errors import ValidationFailedError, exception_handler
 from apps.common.api.params import MAX_ID, id_in_range
 from apps.common.api.views import StaffView
 from apps.common.redis_gateway import RedisUnavailableError
 from apps.tournaments.api import serializers
 from apps.tournaments.services import inspection
-from apps.tournaments.services.errors import TournamentNotFoundError
+from apps.tournaments.services.errors import LeaderboardError, TournamentNotFoundError
 
 INVALIDATION_SCOPES = ("tournament", "season", "all_time", "all")
 
@@ -92,23 +92,6 @@ INVALIDATION_REQUEST = PolymorphicProxySerializer(
 )
 
 
-# How the exception handler answers the errors that refuse an invalidation.
-_REFUSALS: tuple[tuple[type[Exception], int, ErrorCode], ...] = (
-    (ValidationFailedError, 400, ErrorCode.VALIDATION_ERROR),
-    (ParseError, 400, ErrorCode.VALIDATION_ERROR),
-    (UnsupportedMediaType, 400, ErrorCode.VALIDATION_ERROR),
-    (TournamentNotFoundError, 404, ErrorCode.TOURNAMENT_NOT_FOUND),
-    (RedisUnavailableError, 503, ErrorCode.SERVICE_UNAVAILABLE),
-)
-
-
-def _refusal(error: Exception) -> tuple[int, ErrorCode] | None:
-    for kind, status_code, code in _REFUSALS:
-        if isinstance(error, kind):
-            return status_code, code
-    return None
-
-
 class CacheInvalidateView(StaffView):
     endpoint_name = "admin_cache_invalidate"
     rate_scope = "invalidate"
@@ -129,14 +112,15 @@ class CacheInvalidateView(StaffView):
         try:
             target = _parse_invalidation(request.data)
             return Response(inspection.invalidate(actor_id=request.user.pk, **target))
-        except Exception as error:
-            refusal = _refusal(error)
-            if refusal is not None:  # every call leaves an audit record, refused ones too
-                status_code, code = refusal
-                inspection.record_refused_invalidation(
-                    actor_id=request.user.pk,
-                    status_code=status_code,
-                    error_code=code.value,
-                    target=target,
-                )
-            raise
+        except (APIException, LeaderboardError, RedisUnavailableError) as error:
+            # Every call leaves an audit record, the refused ones too (400, 404, 503): the
+            # project's exception handler gives the answer, which is recorded and returned.
+            response = exception_handler(error, {"request": request, "view": self})
+            assert response is not None  # it answers every one of these
+            inspection.record_refused_invalidation(
+                actor_id=request.user.pk,
+                status_code=response.status_code,
+                error_code=response.data["error_code"],
+                target=target,
+            )
+            return response
