@@ -106,26 +106,43 @@ class LeaderboardService:
         return self._rider
 
     def page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        """The page of any board, by its reference."""
+        """The page of any board, by its reference (what the views call)."""
         match board.scope:
             case Scope.TOURNAMENT:
-                assert board.tournament_id is not None
-                return self.tournament_page(board.tournament_id, spec)
-            case Scope.SEASON:
-                assert board.season is not None and board.participant_type is not None
-                return self.season_page(board.season, board.game, board.participant_type, spec)
-            case Scope.ALL_TIME:
-                assert board.participant_type is not None
-                return self.all_time_page(board.game, board.participant_type, spec)
+                return self._tournament_page(board, spec)
+            case Scope.SEASON | Scope.ALL_TIME:
+                return self._scoped_page(board, spec)
             case Scope.HISTORY:
-                assert board.user_id is not None
-                return self.history_page(board.user_id, spec)
+                return self._history_page(board, spec)
         raise ValueError(f"unknown scope {board.scope!r}")
 
-    # --- public reads -------------------------------------------------------------------------
+    # --- public reads by parameters -----------------------------------------------------------
 
     def tournament_page(self, tournament_id: int, spec: PageSpec) -> PageResult:
-        board = BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)
+        return self.page(BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id), spec)
+
+    def season_page(
+        self, season: str, game: str | None, participant_type: str, spec: PageSpec
+    ) -> PageResult:
+        board = BoardRef(Scope.SEASON, season=season, game=game, participant_type=participant_type)
+        return self.page(board, spec)
+
+    def all_time_page(self, game: str | None, participant_type: str, spec: PageSpec) -> PageResult:
+        board = BoardRef(Scope.ALL_TIME, game=game, participant_type=participant_type)
+        return self.page(board, spec)
+
+    def history_page(self, user_id: int, spec: PageSpec) -> PageResult:
+        return self.page(BoardRef(Scope.HISTORY, user_id=user_id), spec)
+
+    def require_game(self, game: str) -> int:
+        """The id of the game with this slug; InvalidParameterError (a 400) when there is none."""
+        return game_id_for(game)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _tournament_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
+        tournament_id = board.tournament_id
+        assert tournament_id is not None
         if not self.computation_enabled:
             tournament = tournament_row(tournament_id)
             document = empty_document(
@@ -134,30 +151,15 @@ class LeaderboardService:
             return self._uncomputed(document, spec)
         return self._serve(board, spec, lambda: compute_tournament_document(tournament_id))
 
-    def season_page(
-        self, season: str, game: str | None, participant_type: str, spec: PageSpec
-    ) -> PageResult:
-        board = BoardRef(Scope.SEASON, season=season, game=game, participant_type=participant_type)
-        return self._scoped_page(board, spec)
-
-    def all_time_page(self, game: str | None, participant_type: str, spec: PageSpec) -> PageResult:
-        board = BoardRef(Scope.ALL_TIME, game=game, participant_type=participant_type)
-        return self._scoped_page(board, spec)
-
-    def history_page(self, user_id: int, spec: PageSpec) -> PageResult:
-        board = BoardRef(Scope.HISTORY, user_id=user_id)
+    def _history_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
+        user_id = board.user_id
+        assert user_id is not None
         if not self.computation_enabled:
             if not User.objects.filter(pk=user_id).exists():
                 raise ParticipantNotFoundError(f"No participant with id {user_id}.")
             document = empty_document({"participant_id": user_id})
             return self._uncomputed(document, spec)
         return self._serve(board, spec, lambda: compute_history_document(user_id))
-
-    def require_game(self, game: str) -> int:
-        """The id of the game with this slug; InvalidParameterError (a 400) when there is none."""
-        return game_id_for(game)
-
-    # --- internals ----------------------------------------------------------------------------
 
     def _scoped_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
         """An unknown season is 404 and an unknown game 400 whatever the flags. The lookups run
