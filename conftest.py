@@ -1,9 +1,11 @@
-"""Shared fixtures: isolation of caches between tests, real Redis, flags.
+"""Shared fixtures: the Redis the tests use, isolation between tests, flags.
 
-Redis tests run against the real server. `REDIS_URL` (or `TEST_REDIS_URL`) names it; without one
-they use redis://127.0.0.1:6379/15. When that server does not answer, Redis tests are skipped,
-unless REQUIRE_REDIS=1 (CI's PostgreSQL + Redis run), where they fail instead.
-The Redis database the tests use is flushed around every test that touches it.
+The suite never touches the Redis of `REDIS_URL`: whatever is exported there (a developer's own
+database) is ignored. It runs on `TEST_REDIS_URL` when that is set (CI's PostgreSQL + Redis run),
+else on the embedded Redis (fakeredis, in this process). Tests that need a real server
+(`use_redis`) use `TEST_REDIS_URL`, else redis://127.0.0.1:6379/15; they are skipped when it does
+not answer, unless REQUIRE_REDIS=1 (then they fail). Only that test database is ever flushed,
+around every test.
 """
 
 from __future__ import annotations
@@ -15,17 +17,30 @@ import pytest
 import redis
 
 from apps.common import flags, redis_gateway
-from apps.common.api import throttles
-from apps.tournaments.services import board_cache, cache_stats
+from apps.tournaments.services import cache_stats
+from apps.tournaments.services.board_cache import invalidation
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def _test_redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_TEST_REDIS_URL
+def suite_redis_url() -> str:
+    """The Redis the whole suite runs on: TEST_REDIS_URL, or "" (the embedded one)."""
+    return os.environ.get("TEST_REDIS_URL", "").strip()
 
 
-def _flush(url: str) -> None:
+def real_test_redis_url() -> str:
+    return suite_redis_url() or DEFAULT_TEST_REDIS_URL
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    settings.REDIS_URL = suite_redis_url()
+
+
+def _flush_test_redis(url: str) -> None:
+    """FLUSHDB on a test database, which the suite owns; never on anything else."""
+    assert url in (suite_redis_url(), DEFAULT_TEST_REDIS_URL), f"refusing to flush {url}"
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
     try:
         client.flushdb()
@@ -33,27 +48,29 @@ def _flush(url: str) -> None:
         client.close()
 
 
+def _reset_process_state() -> None:
+    redis_gateway.reset_for_tests()  # a new embedded Redis, closed breakers
+    invalidation.reset_for_tests()
+    cache_stats.accumulator.reset()
+    flags.forget_local_rows()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_caches(settings) -> Iterator[None]:
-    """Every test starts with empty in-process stores, a closed breaker and, with Redis, a
-    flushed database."""
-    redis_gateway.reset_for_tests()
-    board_cache.local_store().clear()
-    cache_stats.accumulator.reset()
-    throttles.local_windows.clear()
-    flags.forget_local_rows()
+    """Every test starts on the suite's Redis, emptied, with a closed breaker and no state of
+    earlier tests in this process."""
+    settings.REDIS_URL = suite_redis_url()
+    _reset_process_state()
     if settings.REDIS_URL:
-        _flush(settings.REDIS_URL)
+        _flush_test_redis(settings.REDIS_URL)
     yield
-    redis_gateway.reset_for_tests()
-    board_cache.local_store().clear()
-    flags.forget_local_rows()
+    _reset_process_state()
 
 
 @pytest.fixture
 def redis_url() -> str:
-    """The URL of a live Redis for tests that need one (skip or fail when there is none)."""
-    url = _test_redis_url()
+    """The URL of a live test Redis for tests that need a real server (skip or fail without)."""
+    url = real_test_redis_url()
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
         client.ping()
@@ -68,25 +85,23 @@ def redis_url() -> str:
 
 @pytest.fixture
 def use_redis(settings, redis_url: str) -> Iterator[redis.Redis]:
-    """Point the service at the live Redis (flushed before and after); yield a raw client."""
+    """Point the service at the live test Redis (flushed before and after); yield a raw client."""
     settings.REDIS_URL = redis_url
-    redis_gateway.reset_for_tests()
-    flags.forget_local_rows()
-    cache_stats.accumulator.reset()
-    _flush(redis_url)
+    _reset_process_state()
+    _flush_test_redis(redis_url)
     client = redis.Redis.from_url(redis_url)
     yield client
-    _flush(redis_url)
+    _flush_test_redis(redis_url)
     client.close()
-    redis_gateway.reset_for_tests()
+    _reset_process_state()
 
 
 @pytest.fixture
-def no_redis(settings) -> None:
-    """Run on the in-process store, whatever the environment says."""
+def embedded_redis(settings) -> redis.Redis:
+    """Run on the embedded Redis, whatever the suite runs on; returns its client."""
     settings.REDIS_URL = ""
-    redis_gateway.reset_for_tests()
-    flags.forget_local_rows()
+    _reset_process_state()
+    return redis_gateway.redis_client()
 
 
 @pytest.fixture

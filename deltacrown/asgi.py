@@ -1,4 +1,7 @@
-"""ASGI entry point, for servers that speak ASGI; production uses gunicorn with WSGI."""
+"""ASGI entry point (`python -m uvicorn deltacrown.asgi:application`).
+
+Importing it makes this process a serving process, as for deltacrown.wsgi.
+"""
 
 import os
 
@@ -7,3 +10,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deltacrown.settings")
 
 application = get_asgi_application()
+
+from apps.tournaments.services import housekeeping  # noqa: E402  (needs the apps loaded above)
+
+housekeeping.start()

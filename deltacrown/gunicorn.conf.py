@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # the master loads the log formatter before the app
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from apps.tournaments.utils.observability import gunicorn_logging_config  # noqa: E402
+from deltacrown.logs import gunicorn_logging_config  # noqa: E402
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 

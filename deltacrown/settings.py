@@ -1,7 +1,7 @@
 """Settings for the DeltaCrown leaderboards service, read from the environment (12-factor).
 
 Every knob has an environment variable, a typed default and a line in `.env.example`.
-With no variable set the service runs on SQLite with an in-process cache (one process only).
+With no variable set the service runs on SQLite with an embedded Redis (one process only).
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.common",
@@ -126,9 +127,9 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-# Persistent connections with health checks: a new connection per request costs most of a cheap
-# request's time (see ../shared/PITFALLS.md). A short connect timeout makes "PostgreSQL down" a
-# fast 503 rather than a hung worker.
+# Persistent connections with health checks: a new connection per request would cost most of a
+# cheap request's time. A short connect timeout makes "PostgreSQL down" a fast 503 rather than a
+# hung worker.
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
     _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
@@ -141,9 +142,12 @@ else:
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and Redis ----------------------------------------------------------------------------
-# Short socket timeouts: redis-py's default of 5 s would turn a hanging Redis into 5 s requests.
+# --- Redis ----------------------------------------------------------------------------------------
+# One redis-py client per process (apps/common/redis_gateway.py) for the board cache, rate limits,
+# locks, the flag cache and the cache totals. REDIS_URL unset: an embedded in-process Redis
+# (fakeredis with Lua), one process only. Django's cache framework is not used by the service.
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# Short socket timeouts: redis-py's default of 5 s would turn a hanging Redis into 5 s requests.
 # Every Redis call here is one small command or script answered in well under a millisecond.
 # With a frozen Redis the breaker's trial call every 5 s waits the read timeout: the drill in
 # docs/performance.md measured p95 275 ms at 0.5 s and 12 ms at 0.1 s. The default read timeout,
@@ -152,27 +156,13 @@ REDIS_SOCKET_CONNECT_TIMEOUT_SECONDS = _env_float(
     "REDIS_SOCKET_CONNECT_TIMEOUT_SECONDS", 0.1, minimum=0.01
 )
 REDIS_SOCKET_TIMEOUT_SECONDS = _env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 0.2, minimum=0.01)
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_CONNECT_TIMEOUT_SECONDS,
-                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT_SECONDS,
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "deltacrown-default",
-        }
-    }
 
 LEADERBOARD_CACHE_TTL_SECONDS = _env_int("LEADERBOARD_CACHE_TTL_SECONDS", 300, minimum=1)
+# A serving process applies result changes whose invalidation did not reach Redis at commit time
+# (apps/tournaments/services/board_cache/invalidation.py): it looks every DRAIN seconds for
+# changes committed more than GRACE seconds ago. Contract section 6 allows 5 s in all.
+BOARD_INVALIDATION_DRAIN_SECONDS = _env_float("BOARD_INVALIDATION_DRAIN_SECONDS", 0.5, minimum=0.1)
+BOARD_INVALIDATION_GRACE_SECONDS = _env_float("BOARD_INVALIDATION_GRACE_SECONDS", 0.5, minimum=0.0)
 METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -238,7 +228,7 @@ if IS_PRODUCTION:
 
 # --- Logging ------------------------------------------------------------------------------------
 # One JSON object per line on stdout, for structlog events and standard-library records alike
-# (apps/tournaments/utils/observability.py). configure_logging applies this dict and configures
+# (deltacrown/logs.py). configure_logging applies this dict and configures
 # structlog at the root level. django.request only from ERROR (every request has its own
 # request_finished line); runserver's access lines (query strings) and gunicorn's access log
 # (client addresses) are silenced; SQL is never logged with its parameters.
@@ -247,14 +237,12 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
     )
-LOGGING_CONFIG = "apps.tournaments.utils.observability.configure_logging"
+LOGGING_CONFIG = "deltacrown.logs.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "apps.tournaments.utils.observability.JsonFormatter"}},
-    "handlers": {
-        "stdout": {"()": "apps.tournaments.utils.observability.StdoutHandler", "formatter": "json"}
-    },
+    "formatters": {"json": {"()": "deltacrown.logs.JsonFormatter"}},
+    "handlers": {"stdout": {"()": "deltacrown.logs.StdoutHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": LOG_LEVEL, "propagate": True},

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.common.flag_changes import delete_flag, set_flag
 from apps.common.models import AuditRecord, FeatureFlag, User
 
 
@@ -45,21 +46,25 @@ class FeatureFlagAdmin(admin.ModelAdmin):
         # A renamed flag is a flag that no longer exists: its code reads "off" by default.
         return (*self.readonly_fields, "name") if obj is not None else self.readonly_fields
 
+    # Every change goes through `set_flag` / `delete_flag`: the audit record names the staff
+    # member who saved it (list_editable saves come through `save_model` too).
     def save_model(self, request: HttpRequest, obj: FeatureFlag, form: Any, change: bool) -> None:
-        # The audit record names whoever saved the flag (list_editable saves come through here).
-        obj.updated_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        saved = set_flag(
+            obj.name,
+            actor_id=request.user.pk,
+            is_enabled=obj.is_enabled,
+            rollout_percent=obj.rollout_percent,
+            description=obj.description,
+        )
+        obj.pk, obj.updated_at, obj.updated_by_id = saved.pk, saved.updated_at, saved.updated_by_id
 
     def delete_model(self, request: HttpRequest, obj: FeatureFlag) -> None:
-        obj.updated_by = request.user  # type: ignore[assignment]
-        super().delete_model(request, obj)
+        delete_flag(obj.name, actor_id=request.user.pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FeatureFlag]) -> None:
-        # One delete per flag, so each audit record names the request user.
-        with transaction.atomic(using=queryset.db):
-            for flag in queryset:
-                flag.updated_by = request.user  # type: ignore[assignment]
-                flag.delete()
+        with transaction.atomic():
+            for name in queryset.values_list("name", flat=True):
+                delete_flag(name, actor_id=request.user.pk)
 
 
 @admin.register(AuditRecord)

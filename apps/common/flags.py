@@ -1,11 +1,11 @@
 """Feature flags (contract section 5): environment first, then the database row, then off.
 
 Reading a flag costs no I/O on the hot path: database rows are held in this process for
-`LOCAL_TTL_SECONDS` and in the shared cache (Redis) for `SHARED_TTL_SECONDS`. A change through
-the ORM (`save()` and `delete()` through the signals, the bulk paths through
-`FeatureFlagQuerySet`) deletes the shared copy and this process's copy after its commit; other
-processes see it after at most LOCAL + SHARED seconds (4 s), as they would a write that bypassed
-the ORM. Environment overrides are read per call in their own process and never written to Redis.
+`LOCAL_TTL_SECONDS` and in the shared cache (Redis) for `SHARED_TTL_SECONDS`. A change made with
+`apps.common.flag_changes` deletes the shared copy and this process's copy after its commit;
+other processes see it after at most LOCAL + SHARED seconds (4 s), as they see any other write to
+the table (a raw ORM or SQL write in a shell). Environment overrides are read per call in their
+own process and never written to Redis.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from apps.common.metrics import RedisOperation
 from apps.common.models import FeatureFlag, FlagName
 from apps.common.redis_gateway import safe_redis_call
 
@@ -76,7 +77,7 @@ def _rows_from_database() -> dict[str, FlagRow]:
 
 
 def _rows_from_shared_cache() -> dict[str, FlagRow] | None:
-    raw = safe_redis_call("flags", lambda client: client.get(SHARED_CACHE_KEY), None)
+    raw = safe_redis_call(RedisOperation.FLAGS, lambda client: client.get(SHARED_CACHE_KEY), None)
     if raw is None:
         return None
     try:
@@ -91,7 +92,9 @@ def _store_in_shared_cache(rows: dict[str, FlagRow]) -> None:
         {name: [row.is_enabled, row.rollout_percent] for name, row in rows.items()}
     )
     safe_redis_call(
-        "flags", lambda client: client.set(SHARED_CACHE_KEY, payload, ex=SHARED_TTL_SECONDS), None
+        RedisOperation.FLAGS,
+        lambda client: client.set(SHARED_CACHE_KEY, payload, ex=SHARED_TTL_SECONDS),
+        None,
     )
 
 
@@ -129,7 +132,7 @@ def forget_cached_rows() -> None:
     otherwise store it locally after the local copy was dropped, and this process would answer
     with the old rows for up to LOCAL_TTL_SECONDS after its own change.
     """
-    safe_redis_call("flags", lambda client: client.delete(SHARED_CACHE_KEY), None)
+    safe_redis_call(RedisOperation.FLAGS, lambda client: client.delete(SHARED_CACHE_KEY), None)
     forget_local_rows()
 
 

@@ -26,7 +26,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 
 # Imported here so that every process creates the known series when Django loads its middleware
 # (gunicorn workers do so at boot): all seven metrics exist from the first scrape.
-from apps.tournaments.utils import metrics
+from apps.common import metrics
 
 log = structlog.get_logger("apps.request")
 

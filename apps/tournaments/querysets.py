@@ -1,70 +1,38 @@
-"""Bulk writes invalidate the boards they change, as single saves do through the signals.
+"""Bulk writes announce the results they change, as single saves and deletes do.
 
-`QuerySet.update()`, `bulk_create()` and `bulk_update()` (which Django runs as one `update()` per
-batch of rows) send no model signal, so the receivers in `apps.tournaments.signals` never see
-them. The querysets here schedule the invalidation those receivers schedule, through the same
-function (`schedule_tournament_invalidation`: after the commit, one batch per transaction), for
-every tournament a written row fed before the write and feeds after it.
+`QuerySet.update()`, `bulk_create()`, `bulk_update()` (one `update()` per batch of rows) and
+`delete()` call no model method, so the querysets of the models that feed boards announce for
+them (`apps.tournaments.events`), inside the write's transaction, once per call.
 
 Invariants:
-- `update()` runs one extra query, before it writes (afterwards the filter may no longer match):
-  the rows' current tournaments (with their season, game and type for a `Tournament`, and the
-  users a `Registration` holds) and the tournament being assigned; an assigned expression (`F()`,
-  the `Case` that `bulk_update()` builds) is evaluated per row by that same query.
-- Nothing is scheduled when `update()` matched no row or the write raised.
-- `bulk_create()` reads the new rows' tournaments from the instances (a `Dispute` costs one query
-  for the tournaments of its matches); with `update_conflicts` the rows it may overwrite are read
-  first, as for `update()`.
-- `delete()` needs nothing here: these models have delete receivers, so Django deletes row by row
-  and sends pre_delete / post_delete for each (it never fast-deletes a model with receivers).
-- Not covered: rows written straight into the auto-created roster table
-  (`Registration.roster.through`), which has Django's plain manager (`roster.add()` / `set()`
-  send `m2m_changed`, which the signals handle; the importer schedules its own invalidation).
+- `update()` reads the rows' tournaments (and, for registrations, their users) before it writes,
+  in one query, and only when it assigns a field that can change a board (the model's
+  `board_fields`):
+  updating a dispute's notes or a match's schedule costs nothing more than the UPDATE.
+- An assigned foreign key may be an expression (`F()`, the `Case` that `bulk_update()` builds):
+  the same query evaluates it per row, so a row moved to another tournament announces both.
+- Nothing is announced when no row matched or the write raised.
+- `delete()` reads what the rows feed before deleting them; rows deleted by a cascade from a
+  parent are covered by the parent's announcement (a tournament names every board it feeds).
+- Not covered here: rows written straight into the roster table (`Registration.roster.through`):
+  `roster.add()` / `set()` / `clear()` announce through the m2m receiver in models.py; the
+  importer announces the rosters it writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, OuterRef, Subquery, Value
 
-from apps.tournaments.services.board_cache import (
-    BoardRef,
-    Placement,
-    Scope,
-    schedule_tournament_invalidation,
-)
+from apps.tournaments.boards import BoardRef, Placement, boards_fed
+from apps.tournaments.events import ResultChange, announce_results_changed
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
 _NOT_ASSIGNED = object()
-
-
-@dataclass(frozen=True, slots=True)
-class StaleBoards:
-    """What a bulk write made stale, in the terms of `schedule_tournament_invalidation`."""
-
-    tournament_ids: frozenset[int] = frozenset()
-    placements: frozenset[Placement] = frozenset()
-    boards: frozenset[BoardRef] = frozenset()
-
-    def __or__(self, other: StaleBoards) -> StaleBoards:
-        return StaleBoards(
-            self.tournament_ids | other.tournament_ids,
-            self.placements | other.placements,
-            self.boards | other.boards,
-        )
-
-    def schedule(self) -> None:
-        if self.tournament_ids or self.placements or self.boards:
-            schedule_tournament_invalidation(
-                sorted(self.tournament_ids),
-                extra_placements=self.placements,
-                extra_boards=self.boards,
-            )
 
 
 def _ids(values: Iterable[Any]) -> frozenset[int]:
@@ -79,12 +47,6 @@ def _assigned(assignments: dict[str, Any], field_name: str) -> Any:
     return _NOT_ASSIGNED
 
 
-def _tournament_ids(rows: Iterable[dict[str, Any]]) -> frozenset[int]:
-    return _ids(
-        row.get(column) for row in rows for column in ("tournament_id", "assigned_tournament")
-    )
-
-
 def _as_expression(value: Any) -> Any:
     """An assigned foreign key as something a query can select (expressions stay as they are)."""
     if hasattr(value, "resolve_expression"):
@@ -93,27 +55,43 @@ def _as_expression(value: Any) -> Any:
     return Value(plain_id, output_field=models.BigIntegerField())
 
 
-class BoardFeedingQuerySet(models.QuerySet[ModelT]):
-    """`update()` and `bulk_create()` (so `bulk_update()` too) schedule board invalidation.
+def _tournament_ids(rows: Iterable[dict[str, Any]]) -> frozenset[int]:
+    return _ids(
+        row.get(column) for row in rows for column in ("tournament_id", "assigned_tournament")
+    )
 
-    A subclass says what its rows feed: `_stale_before_update(assignments)` reads, in one
-    query, what the rows feed now and what the assignments will make them feed;
-    `_stale_after_create(objs)` what newly created instances feed.
+
+class BoardFeedingQuerySet(models.QuerySet[ModelT]):
+    """Announces what `update()`, `bulk_create()` and `delete()` change.
+
+    A subclass says what its rows feed: `_change_of_rows(assignments)` reads, in one query, what
+    the rows feed now and what `assignments` will make them feed; `_change_of_new(objs)` what
+    newly created rows feed. An `update()` that assigns none of the model's `board_fields`
+    announces nothing.
     """
 
-    def _stale_before_update(self, assignments: dict[str, Any]) -> StaleBoards:
+    def _change_of_rows(self, assignments: dict[str, Any]) -> ResultChange:
         raise NotImplementedError
 
-    def _stale_after_create(self, objs: Sequence[ModelT]) -> StaleBoards:
+    def _change_of_new(self, objs: Sequence[ModelT]) -> ResultChange:
         raise NotImplementedError
+
+    def _change_of_deleted(self) -> ResultChange:
+        return self._change_of_rows({})
+
+    def _announce(self, change: ResultChange) -> None:
+        announce_results_changed(change.tournament_ids, change.boards, using=self.db)
 
     def update(self, **kwargs: Any) -> int:
+        if not self.model.board_fields & {key.removesuffix("_id") for key in kwargs}:  # type: ignore[attr-defined]
+            return super().update(**kwargs)
         if self.query.is_sliced:
             raise TypeError("Cannot update a query once a slice has been taken.")
-        stale = self.order_by()._stale_before_update(kwargs)
-        rows = super().update(**kwargs)
-        if rows:
-            stale.schedule()
+        with transaction.atomic(using=self.db):
+            change = self.order_by()._change_of_rows(kwargs)
+            rows = super().update(**kwargs)
+            if rows:
+                self._announce(change)
         return rows
 
     update.alters_data = True  # type: ignore[attr-defined]
@@ -128,32 +106,43 @@ class BoardFeedingQuerySet(models.QuerySet[ModelT]):
         unique_fields: Sequence[str] | None = None,
     ) -> list[ModelT]:
         objs = list(objs)
-        stale = StaleBoards()
-        stored_pks = [obj.pk for obj in objs if obj.pk is not None]
-        if update_conflicts and stored_pks:
-            # An upsert overwrites the stored rows: what they fed before goes stale as well.
-            stale = self.filter(pk__in=stored_pks).order_by()._stale_before_update({})
-        created = super().bulk_create(
-            objs,
-            batch_size=batch_size,
-            ignore_conflicts=ignore_conflicts,
-            update_conflicts=update_conflicts,
-            update_fields=update_fields,
-            unique_fields=unique_fields,
-        )
-        (stale | self._stale_after_create(created)).schedule()
+        with transaction.atomic(using=self.db):
+            change = ResultChange()
+            stored_pks = [obj.pk for obj in objs if obj.pk is not None]
+            if update_conflicts and stored_pks:
+                # An upsert overwrites the stored rows: what they fed before changes as well.
+                change = self.filter(pk__in=stored_pks).order_by()._change_of_rows({})
+            created = super().bulk_create(
+                objs,
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=update_fields,
+                unique_fields=unique_fields,
+            )
+            self._announce(change | self._change_of_new(created))
         return created
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic(using=self.db):
+            change = self.order_by()._change_of_deleted()
+            deleted = super().delete()
+            if deleted[0]:
+                self._announce(change)
+        return deleted
+
+    delete.alters_data = True  # type: ignore[attr-defined]
 
 
 class TournamentRowQuerySet(BoardFeedingQuerySet[ModelT]):
     """Rows with a `tournament` foreign key (matches): they feed their tournament's boards."""
 
-    def _values_before_update(
+    def _values_before(
         self, columns: Sequence[str], assignments: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """`columns` of the rows about to be updated, with `assigned_tournament` when the update
+        """`columns` of the rows about to be written, with `assigned_tournament` when the update
         assigns one (one query; an assigned expression is evaluated per row)."""
         rows = self
         names = list(columns)
@@ -163,35 +152,36 @@ class TournamentRowQuerySet(BoardFeedingQuerySet[ModelT]):
             names.append("assigned_tournament")
         return list(rows.values(*names).distinct())
 
-    def _stale_before_update(self, assignments: dict[str, Any]) -> StaleBoards:
-        rows = self._values_before_update(["tournament_id"], assignments)
-        return StaleBoards(tournament_ids=_tournament_ids(rows))
+    def _change_of_rows(self, assignments: dict[str, Any]) -> ResultChange:
+        rows = self._values_before(["tournament_id"], assignments)
+        return ResultChange(tournament_ids=_tournament_ids(rows))
 
-    def _stale_after_create(self, objs: Sequence[ModelT]) -> StaleBoards:
-        return StaleBoards(tournament_ids=_ids(obj.tournament_id for obj in objs))  # type: ignore[attr-defined]
+    def _change_of_new(self, objs: Sequence[ModelT]) -> ResultChange:
+        return ResultChange(tournament_ids=_ids(obj.tournament_id for obj in objs))  # type: ignore[attr-defined]
 
 
 class RegistrationQuerySet(TournamentRowQuerySet[ModelT]):
-    """As for matches, plus the history of each user registered before the write: a registration
-    given to another user no longer ties the first one to the tournament, so the flush after the
-    commit would not find them (as `invalidate_histories_of_removed_registration` says)."""
+    """As for matches, plus the history of each user registered before the write (solo or on
+    the roster): once the registration is given to someone else or deleted, nothing links them
+    to the tournament any more."""
 
-    def _stale_before_update(self, assignments: dict[str, Any]) -> StaleBoards:
-        rows = self._values_before_update(["tournament_id", "user_id"], assignments)
-        users = _ids(row["user_id"] for row in rows)
-        return StaleBoards(
+    def _change_of_rows(self, assignments: dict[str, Any]) -> ResultChange:
+        rows = self._values_before(["tournament_id", "user_id", "roster__id"], assignments)
+        users = _ids(row[column] for row in rows for column in ("user_id", "roster__id"))
+        return ResultChange(
             tournament_ids=_tournament_ids(rows),
-            boards=frozenset(BoardRef(Scope.HISTORY, user_id=user) for user in users),
+            boards=frozenset(BoardRef.history(user) for user in users),
         )
 
 
 class DisputeQuerySet(BoardFeedingQuerySet[ModelT]):
-    """Disputes feed the boards of their match's tournament (the signals watch their saves)."""
+    """A dispute's status (a dispute resolved) feeds the boards of its match's tournament; its
+    other fields feed nothing."""
 
     def _match_model(self) -> type[models.Model]:
         return self.model._meta.get_field("match").related_model  # type: ignore[return-value]
 
-    def _stale_before_update(self, assignments: dict[str, Any]) -> StaleBoards:
+    def _change_of_rows(self, assignments: dict[str, Any]) -> ResultChange:
         rows = self.annotate(tournament_id=F("match__tournament_id"))
         names = ["tournament_id"]
         match = _assigned(assignments, "match")
@@ -203,33 +193,49 @@ class DisputeQuerySet(BoardFeedingQuerySet[ModelT]):
                 assigned_tournament=Subquery(tournament_of_match.values("tournament_id")[:1])
             )
             names.append("assigned_tournament")
-        return StaleBoards(tournament_ids=_tournament_ids(rows.values(*names).distinct()))
+        return ResultChange(tournament_ids=_tournament_ids(rows.values(*names).distinct()))
 
-    def _stale_after_create(self, objs: Sequence[ModelT]) -> StaleBoards:
+    def _change_of_new(self, objs: Sequence[ModelT]) -> ResultChange:
         match_ids = _ids(obj.match_id for obj in objs)  # type: ignore[attr-defined]
         if not match_ids:
-            return StaleBoards()
+            return ResultChange()
         tournament_ids = (
             self._match_model()
             ._base_manager.filter(pk__in=match_ids)
             .values_list("tournament_id", flat=True)
             .distinct()
         )
-        return StaleBoards(tournament_ids=_ids(tournament_ids))
+        return ResultChange(tournament_ids=_ids(tournament_ids))
 
 
 class TournamentQuerySet(BoardFeedingQuerySet[ModelT]):
-    """A tournament feeds its own board and those of its season, game and type: the boards of
-    where it was before the write go stale too (as `remember_tournament_placement` does)."""
+    """A tournament feeds its own board, those of its placement and its users' histories: the
+    boards of where it was before a write change too."""
 
-    def _stale_before_update(self, assignments: dict[str, Any]) -> StaleBoards:
-        rows = self.values_list("pk", "season__slug", "game__slug", "participation_type")
-        tournament_ids: set[int] = set()
-        placements: set[Placement] = set()
-        for pk, *placement in rows:
-            tournament_ids.add(pk)
-            placements.add(tuple(placement))  # type: ignore[arg-type]
-        return StaleBoards(frozenset(tournament_ids), frozenset(placements))
+    def _placed_rows(self) -> list[tuple[int, Placement]]:
+        rows = self.order_by().values_list("pk", "season__slug", "game__slug", "participation_type")
+        return [(pk, Placement(*place)) for pk, *place in rows]
 
-    def _stale_after_create(self, objs: Sequence[ModelT]) -> StaleBoards:
-        return StaleBoards(tournament_ids=_ids(obj.pk for obj in objs))
+    def fed_boards(self) -> set[BoardRef]:
+        """Every board showing results of these tournaments (2 queries, whatever the count)."""
+        rows = self._placed_rows()
+        users = self.order_by().values_list("registrations__user_id", "registrations__roster__id")
+        return boards_fed(
+            (pk for pk, _ in rows),
+            (placement for _, placement in rows),
+            (user for pair in users for user in pair),
+        )
+
+    def _change_of_rows(self, assignments: dict[str, Any]) -> ResultChange:
+        """The tournaments, and the boards of where they are placed before the write (what the
+        tournaments feed after it is resolved after the commit)."""
+        rows = self._placed_rows()
+        boards = {board for _, placement in rows for board in placement.boards()}
+        return ResultChange(frozenset(pk for pk, _ in rows), frozenset(boards))
+
+    def _change_of_deleted(self) -> ResultChange:
+        # Nothing will be left to resolve after the commit: name every board now.
+        return ResultChange(boards=frozenset(self.fed_boards()))
+
+    def _change_of_new(self, objs: Sequence[ModelT]) -> ResultChange:
+        return ResultChange(tournament_ids=_ids(obj.pk for obj in objs))

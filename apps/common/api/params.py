@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from apps.common.api.errors import ValidationFailedError
+from apps.common.errors import InvalidInputError
 
 # Ids are 64-bit signed integers in the database; anything larger cannot exist.
 MAX_ID = 2**63 - 1
@@ -62,7 +62,7 @@ def parse_choice(
 
 def raise_if_errors(errors: dict[str, list[str]]) -> None:
     if errors:
-        raise ValidationFailedError(errors)
+        raise InvalidInputError(errors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""The base of every API view: rate-limit headers on every response, metrics names."""
+"""The base of every API view: metrics and log names, authentication, permissions, rate limit.
+
+`endpoint_name` labels metrics and logs and keys the rate limit; `rate_budget` chooses the budget
+(None: not rate limited). Order of answers: 401, 403 / 503 (permissions, the API flag), 429.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 from structlog.contextvars import bind_contextvars
 
-from apps.common.api.errors import FeatureDisabledError
-from apps.common.api.throttles import EndpointRateThrottle, rate_limit_headers
+from apps.common.api.throttles import EndpointRateThrottle, remembered_rate_limit
+from apps.common.errors import FeatureDisabledError, RateLimitExceededError
 from apps.common.flags import is_flag_enabled
 from apps.common.models import FlagName
 
@@ -27,11 +31,8 @@ class LeaderboardsApiEnabled(BasePermission):
 
 
 class ApiView(APIView):
-    """`endpoint_name` labels metrics and logs and keys the rate limit; `rate_scope` chooses
-    the budget (None = not rate limited)."""
-
     endpoint_name: str = ""
-    rate_scope: str | None = None
+    rate_budget: str | None = None
     permission_classes = [IsAuthenticated]
 
     def perform_authentication(self, request: Request) -> None:
@@ -41,22 +42,29 @@ class ApiView(APIView):
         bind_contextvars(user_id=getattr(request.user, "pk", None))
 
     def get_throttles(self) -> list[EndpointRateThrottle]:
-        return [EndpointRateThrottle()] if self.rate_scope else []
+        return [EndpointRateThrottle()] if self.rate_budget else []
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        result = remembered_rate_limit(request)
+        assert result is not None  # the throttle refuses only with a result
+        raise RateLimitExceededError(result.retry_after, result.headers())
 
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
-        for name, value in rate_limit_headers(request).items():
-            response[name] = value
+        result = remembered_rate_limit(request)
+        if result is not None:
+            for name, value in result.headers().items():
+                response[name] = value
         return response
 
 
 class PublicLeaderboardView(ApiView):
-    rate_scope = "public"
+    rate_budget = "public"
     permission_classes = [IsAuthenticated, LeaderboardsApiEnabled]
 
 
 class StaffView(ApiView):
-    rate_scope = "admin"
+    rate_budget = "admin"
     permission_classes = [IsAuthenticated, IsAdminUser]

@@ -29,7 +29,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-from apps.common import flags, redis_gateway
+from apps.common import flags, metrics, redis_gateway
 from apps.common.flags import (
     SHARED_CACHE_KEY,
     FlagSource,
@@ -41,7 +41,6 @@ from apps.common.flags import (
     rollout_bucket,
 )
 from apps.common.models import FeatureFlag, FlagName
-from apps.tournaments.utils import metrics
 
 PROJECT_DIR = Path(django_settings.BASE_DIR)
 CLOSED_REDIS_URL = "redis://127.0.0.1:6390/0"
@@ -55,7 +54,7 @@ def _no_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.value, raising=False)
 
 
-@pytest.fixture(params=["no_redis", "use_redis"])
+@pytest.fixture(params=["embedded_redis", "use_redis"])
 def flag_cache(request: pytest.FixtureRequest) -> str:
     """Run the test once on the in-process store and once with the shared cache in Redis."""
     request.getfixturevalue(request.param)
@@ -368,7 +367,7 @@ def test_queryset_update_is_seen_by_the_next_read_after_its_commit(
 
 @pytest.mark.django_db
 def test_bulk_update_is_seen_once_the_local_copy_expires(
-    no_redis: None, monkeypatch: pytest.MonkeyPatch
+    embedded_redis: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a clock under the test's control, and the flag read (and cached) as off
     now = [1_000.0]

@@ -22,11 +22,10 @@ from prometheus_client.samples import Sample
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from apps.common import operations
+from apps.common import metrics, operations
 from apps.common.middleware import routed_endpoint_names
 from apps.tournaments.tests.factories import UserFactory
 from apps.tournaments.tests.scenarios import build_solo_cup
-from apps.tournaments.utils import metrics
 
 SEVEN_METRICS = {
     "leaderboard_requests_total": "counter",
@@ -385,7 +384,7 @@ def test_healthz_answers_without_touching_dependencies(settings, db) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_is_ready_with_the_database_and_no_redis_configured(no_redis, db) -> None:
+def test_readyz_is_ready_with_the_database_and_no_redis_configured(embedded_redis, db) -> None:
     response = APIClient().get("/readyz")
 
     assert response.status_code == 200
@@ -444,7 +443,7 @@ def test_readyz_names_redis_when_it_is_down_while_boards_still_answer(
     assert [row["rank"] for row in json.loads(board.content)["results"]] == [1, 2, 3, 4, 5]
 
 
-def test_readyz_names_the_database_when_it_is_down(no_redis, db, monkeypatch) -> None:
+def test_readyz_names_the_database_when_it_is_down(embedded_redis, db, monkeypatch) -> None:
     class UnreachableDatabase:
         def cursor(self):
             raise OperationalError("connection refused")

@@ -31,7 +31,7 @@ from apps.common.middleware import (
 )
 from apps.tournaments.tests.factories import UserFactory
 from apps.tournaments.tests.scenarios import build_solo_cup
-from apps.tournaments.utils import observability
+from deltacrown import logs as observability
 
 CLIENT_ADDRESS = "203.0.113.77"
 FORWARDED_ADDRESS = "198.51.100.23"

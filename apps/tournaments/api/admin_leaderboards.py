@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers as drf_serializers
-from rest_framework.exceptions import APIException
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.errors import ValidationFailedError, exception_handler
-from apps.common.api.params import MAX_ID, id_in_range
+from apps.common.api.fields import MAX_ID, choice, id_in_range, integer
 from apps.common.api.views import StaffView
-from apps.common.redis_gateway import RedisUnavailableError
-from apps.tournaments.api import serializers
+from apps.tournaments.api import schemas
+from apps.tournaments.errors import TournamentNotFoundError
 from apps.tournaments.services import inspection
-from apps.tournaments.services.errors import LeaderboardError, TournamentNotFoundError
+
+log = structlog.get_logger(__name__)
 
 INVALIDATION_SCOPES = ("tournament", "season", "all_time", "all")
+INVALIDATION_KEYS = ("tournament_id", "scope")
 
 
 class InspectView(StaffView):
@@ -26,11 +28,11 @@ class InspectView(StaffView):
 
     @extend_schema(
         operation_id="admin_leaderboard_inspect",
-        responses=serializers.responses(serializers.InspectSerializer, 403, 404, 429),
+        responses=schemas.responses(schemas.InspectSerializer, 403, 404, 429),
     )
     def get(self, request: Request, tournament_id: int) -> Response:
         if not id_in_range(tournament_id):
-            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+            raise TournamentNotFoundError.for_id(tournament_id)
         return Response(inspection.inspect_tournament(tournament_id))
 
 
@@ -39,49 +41,18 @@ class CacheStatusView(StaffView):
 
     @extend_schema(
         operation_id="admin_cache_status",
-        responses=serializers.responses(serializers.CacheStatusSerializer, 403, 429),
+        responses=schemas.responses(schemas.CacheStatusSerializer, 403, 429),
     )
     def get(self, request: Request) -> Response:
         return Response(inspection.cache_status())
 
 
-def _parse_invalidation(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationFailedError(
-            {"non_field_errors": ['Send a JSON object: {"tournament_id": N} or {"scope": ...}.']}
-        )
-    unknown = sorted(set(body) - {"tournament_id", "scope"})
-    if unknown:
-        raise ValidationFailedError({field: ["Unknown field."] for field in unknown})
-    has_tournament = "tournament_id" in body  # present, even as null: exactly one key
-    has_scope = "scope" in body
-    if has_tournament == has_scope:
-        raise ValidationFailedError(
-            {"non_field_errors": ["Give exactly one of tournament_id or scope."]}
-        )
-    if has_tournament:
-        value = body["tournament_id"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-            raise ValidationFailedError(
-                {"tournament_id": [f"Must be an integer between 1 and {MAX_ID}."]}
-            )
-        if not id_in_range(value):
-            raise TournamentNotFoundError(f"No tournament with id {value}.")
-        return {"tournament_id": value}
-    scope = body["scope"]
-    if scope not in INVALIDATION_SCOPES:
-        raise ValidationFailedError(
-            {"scope": [f"Not a valid scope; valid values: {', '.join(INVALIDATION_SCOPES)}."]}
-        )
-    return {"scope": scope}
+class InvalidateByTournamentSerializer(serializers.Serializer):
+    tournament_id = integer(1, MAX_ID, accepts_strings=False)
 
 
-class InvalidateByTournamentSerializer(drf_serializers.Serializer):
-    tournament_id = drf_serializers.IntegerField(min_value=1, max_value=MAX_ID)
-
-
-class InvalidateByScopeSerializer(drf_serializers.Serializer):
-    scope = drf_serializers.ChoiceField(choices=list(INVALIDATION_SCOPES))
+class InvalidateByScopeSerializer(serializers.Serializer):
+    scope = choice(INVALIDATION_SCOPES)
 
 
 # Exactly one of the two shapes (a body with both matches both, which oneOf rejects).
@@ -92,9 +63,35 @@ INVALIDATION_REQUEST = PolymorphicProxySerializer(
 )
 
 
+def parse_invalidation(body: Any) -> dict[str, Any]:
+    """`{"tournament_id": N}` or `{"scope": ...}`: exactly one key (present even as null),
+    nothing else."""
+    if not isinstance(body, dict):
+        raise serializers.ValidationError(
+            {"non_field_errors": ['Send a JSON object: {"tournament_id": N} or {"scope": ...}.']}
+        )
+    unknown = sorted(set(body) - set(INVALIDATION_KEYS))
+    if unknown:
+        raise serializers.ValidationError({field: ["Unknown field."] for field in unknown})
+    if ("tournament_id" in body) == ("scope" in body):
+        raise serializers.ValidationError(
+            {"non_field_errors": ["Give exactly one of tournament_id or scope."]}
+        )
+    shape = (
+        InvalidateByTournamentSerializer if "tournament_id" in body else InvalidateByScopeSerializer
+    )
+    serializer = shape(data=body)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class CacheInvalidateView(StaffView):
+    """Every call by a staff member leaves an audit record, a refused one too (its answer's
+    status and code, and what was asked when the body could be read)."""
+
     endpoint_name = "admin_cache_invalidate"
-    rate_scope = "invalidate"
+    rate_budget = "invalidate"
+    target: dict[str, Any] | None = None
 
     @extend_schema(
         operation_id="admin_cache_invalidate",
@@ -103,24 +100,23 @@ class CacheInvalidateView(StaffView):
             OpenApiExample("By tournament", value={"tournament_id": 7}, request_only=True),
             OpenApiExample("By scope", value={"scope": "season"}, request_only=True),
         ],
-        responses=serializers.responses(
-            serializers.InvalidationSerializer, 400, 403, 404, 429, 503
-        ),
+        responses=schemas.responses(schemas.InvalidationSerializer, 400, 403, 404, 429, 503),
     )
     def post(self, request: Request) -> Response:
-        target: dict[str, Any] | None = None
-        try:
-            target = _parse_invalidation(request.data)
-            return Response(inspection.invalidate(actor_id=request.user.pk, **target))
-        except (APIException, LeaderboardError, RedisUnavailableError) as error:
-            # Every call leaves an audit record, the refused ones too (400, 404, 503): the
-            # project's exception handler gives the answer, which is recorded and returned.
-            response = exception_handler(error, {"request": request, "view": self})
-            assert response is not None  # it answers every one of these
-            inspection.record_refused_invalidation(
-                actor_id=request.user.pk,
-                status_code=response.status_code,
-                error_code=response.data["error_code"],
-                target=target,
-            )
-            return response
+        self.target = parse_invalidation(request.data)
+        return Response(inspection.invalidate(actor_id=request.user.pk, **self.target))
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        user = self.request.user
+        if getattr(user, "is_staff", False) and getattr(user, "is_active", False):
+            try:
+                inspection.record_refused_invalidation(
+                    actor_id=user.pk,
+                    status_code=response.status_code,
+                    error_code=response.data["error_code"],
+                    target=self.target,
+                )
+            except DatabaseError as error:  # the answer (a 503 already) stands
+                log.error("refused_invalidation_not_audited", error=type(error).__name__)
+        return response

@@ -22,12 +22,13 @@ from rest_framework import serializers as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.params import id_in_range, parse_choice, parse_integer, raise_if_errors
+from apps.common.api.fields import id_in_range
+from apps.common.api.params import parse_choice, parse_integer, raise_if_errors
 from apps.common.api.views import StaffView
-from apps.tournaments.api.serializers import responses
+from apps.tournaments.api.schemas import responses
+from apps.tournaments.errors import TournamentNotFoundError
 from apps.tournaments.models import DisputeReason, DisputeStatus, MatchState, PaymentStatus
 from apps.tournaments.services import tournament_ops
-from apps.tournaments.services.errors import TournamentNotFoundError
 from apps.tournaments.services.tournament_ops import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

@@ -1,37 +1,80 @@
-"""The three public leaderboard endpoints: validate, call the service once, send its bytes.
+"""The three public leaderboard endpoints: validate the query, read the page, send its bytes.
 
-Each view parses its request once into a `BoardQuery` (memoised on the request). The throttle
-asks for it first (`cache_rider`), so the page read rides on the rate limit's Redis round trip;
-the handler then raises the parse's 404 / 400, if any, and serves. The order of answers stays:
-401, 503 (API flag off), 429, 404 / 400.
+A GET on any of them (`BoardView.get`):
+1. DRF authenticates (401) and checks the permissions, the API flag included (503).
+2. The view's query serializer turns the query into a `BoardRef` and a `PageSpec`. A bad query is
+   still counted against the rate limit: over budget it is a 429, else its 400 / 404.
+3. One service call, `read_board_page`: flags, then the rate limit and the page read in one Redis
+   round trip, then (on a miss) the document, cached or computed once.
+4. `board_response`: 304 when If-None-Match holds the ETag, else 200 with the bytes.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.request import Request
 
-from apps.common.api.errors import ValidationFailedError
-from apps.common.api.params import (
-    id_in_range,
-    parse_choice,
-    parse_integer,
-    parse_page_params,
-)
+from apps.common.api.fields import MAX_ID, SLUG_PATTERN, choice, id_in_range, integer
+from apps.common.api.throttles import remember_rate_limit
 from apps.common.api.views import PublicLeaderboardView
-from apps.tournaments.api import serializers
+from apps.common.errors import RateLimitExceededError, ServiceError
+from apps.common.rate_limits import RateLimitCount, rate_limit
+from apps.tournaments.api import schemas
+from apps.tournaments.boards import BoardRef, Scope
+from apps.tournaments.errors import ParticipantNotFoundError, TournamentNotFoundError
 from apps.tournaments.models import ParticipationType, TournamentStatus
-from apps.tournaments.services.board_cache import BoardRef, PageReadRider, Scope
-from apps.tournaments.services.documents import PageSpec
-from apps.tournaments.services.errors import ParticipantNotFoundError, TournamentNotFoundError
-from apps.tournaments.services.leaderboard_service import LeaderboardService, PageResult
+from apps.tournaments.services.board_compute import game_id_for
+from apps.tournaments.services.board_documents import PageSpec
+from apps.tournaments.services.leaderboard_service import BoardPage, read_board_page
 
-SCOPES = ("tournament", "season", "all_time")
-SEASON_SLUG = re.compile(serializers.SLUG["pattern"].strip("^$"))
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+PUBLIC_SCOPES = (Scope.TOURNAMENT.value, Scope.SEASON.value, Scope.ALL_TIME.value)
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+class PageQuery(serializers.Serializer):
+    # No upper bound on `page`: a page past the last is a 404, however far past.
+    page = integer(1, required=False, default=1)
+    page_size = integer(1, MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
+
+
+class HistoryQuery(PageQuery):
+    tournament_status = choice(TournamentStatus.values, required=False)
+
+
+class ScopedQuery(PageQuery):
+    scope = choice(PUBLIC_SCOPES)
+    tournament_id = integer(1, MAX_ID, required=False)
+    season = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    game = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    participant_type = choice(ParticipationType.values, required=False, default="solo")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What one scope requires; another scope's parameter is ignored when well formed."""
+        scope, season, game = data["scope"], data.get("season"), data.get("game")
+        if scope == Scope.TOURNAMENT and "tournament_id" not in data:
+            raise serializers.ValidationError(
+                {"tournament_id": ["This parameter is required for scope=tournament."]}
+            )
+        if scope == Scope.SEASON and not season:
+            raise serializers.ValidationError(
+                {"season": ["This parameter is required for scope=season."]}
+            )
+        if scope != Scope.SEASON and season is not None and not _SLUG.fullmatch(season):
+            raise serializers.ValidationError(
+                {"season": ["Must be a season slug (letters, digits, '-' and '_')."]}
+            )
+        if game is not None and not game.strip():
+            raise serializers.ValidationError({"game": ["Must be a game slug."]})
+        if scope == Scope.TOURNAMENT and game is not None:
+            game_id_for(game)  # ignored by this scope, but an unknown game is a 400 on every one
+        return data
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -41,262 +84,162 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def board_response(request: Request, result: PageResult) -> HttpResponse:
+def board_response(request: Request, page: BoardPage) -> HttpResponse:
     """200 with the page's bytes, or 304 when the client already holds this ETag."""
-    if _etag_matches(request.headers.get("If-None-Match"), result.etag):
+    if _etag_matches(request.headers.get("If-None-Match"), page.etag):
         response = HttpResponse(status=304)
         del response["Content-Type"]
     else:
-        response = HttpResponse(result.body, content_type="application/json")
-    response["ETag"] = result.etag
+        response = HttpResponse(page.body, content_type="application/json")
+    response["ETag"] = page.etag
     response["Cache-Control"] = "private, no-cache"
     return response
 
 
-def _page_spec(
-    request: Request,
-    query: list[tuple[str, str]],
-    page: int,
-    page_size: int,
-    **extra: object,
-) -> PageSpec:
-    return PageSpec(
-        page=page,
-        page_size=page_size,
-        base_url=request.build_absolute_uri(request.path),
-        query=tuple(query),
-        viewer_is_staff=bool(request.user.is_staff),
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BoardQuery:
-    """A parsed board request: the board and page, or the error to answer with."""
-
-    board: BoardRef | None = None
-    spec: PageSpec | None = None
-    error: Exception | None = None
-    game_to_check: str | None = None  # scope=tournament&game=...: the slug must exist
-
-
-def _parse_failure(errors: dict[str, list[str]]) -> BoardQuery | None:
-    return BoardQuery(error=ValidationFailedError(errors)) if errors else None
-
-
 class BoardView(PublicLeaderboardView):
-    """One board page per GET; subclasses say how a request names its board (`parse`)."""
+    """One board page per GET. A subclass says how a request names its board (`board_and_page`).
 
-    def parse(self, request: Request) -> BoardQuery:
+    The rate limit is counted in `get`, not by DRF's throttle hook: on a valid query the count
+    and the page read share one Redis round trip (`read_board_page`).
+    """
+
+    query_serializer: type[PageQuery] = PageQuery
+
+    def get_throttles(self) -> list[Any]:
+        return []  # counted in `get`
+
+    def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
         raise NotImplementedError
 
-    def board_query(self, request: Request) -> BoardQuery:
-        query: BoardQuery | None = getattr(request, "_board_query", None)
-        if query is None:
-            query = self.parse(request)
-            request._board_query = query  # type: ignore[attr-defined]
-        return query
+    def get(self, request: Request, **kwargs: Any) -> HttpResponse:
+        count = RateLimitCount.of(self.endpoint_name, request.user.pk, str(self.rate_budget))
+        try:
+            serializer = self.query_serializer(data=request.query_params)
+            serializer.is_valid(raise_exception=True)
+            board, page = self.board_and_page(request, serializer.validated_data)
+        except (serializers.ValidationError, ServiceError):
+            self._count_alone(request, count)
+            raise
+        answer = read_board_page(board, page, user_id=request.user.pk, count=count)
+        remember_rate_limit(request, answer.rate_limit)
+        return board_response(request, answer)
 
-    def leaderboard_service(self, request: Request) -> LeaderboardService:
-        """One service per request: the flags are evaluated once, before any cache access."""
-        service: LeaderboardService | None = getattr(request, "_leaderboard_service", None)
-        if service is None:
-            service = LeaderboardService(user_id=request.user.pk)
-            request._leaderboard_service = service  # type: ignore[attr-defined]
-        return service
+    def _count_alone(self, request: Request, count: RateLimitCount) -> None:
+        """A refused query counts too; over budget its answer is the 429."""
+        result = rate_limit(count)
+        remember_rate_limit(request, result)
+        if result is not None and not result.admitted:
+            raise RateLimitExceededError(result.retry_after, result.headers())
 
-    def cache_rider(self, request: Request) -> PageReadRider | None:
-        """Called by the throttle: the page read to send with the rate-limit script."""
-        query = self.board_query(request)
-        if query.board is None or query.spec is None:
-            return None
-        return self.leaderboard_service(request).cache_rider(query.board, query.spec)
-
-    def serve(self, request: Request) -> HttpResponse:
-        query = self.board_query(request)
-        if query.error is not None:
-            raise query.error
-        assert query.board is not None and query.spec is not None
-        service = self.leaderboard_service(request)
-        if query.game_to_check is not None:
-            service.require_game(query.game_to_check)  # an unknown game is a 400 on every scope
-        return board_response(request, service.page(query.board, query.spec))
-
-
-class TournamentLeaderboardView(BoardView):
-    endpoint_name = "tournament_leaderboard"
-
-    @extend_schema(
-        operation_id="tournament_leaderboard",
-        parameters=serializers.PAGE_PARAMETERS,
-        responses=serializers.responses(serializers.TournamentBoardSerializer, 400, 404, 429, 503),
-    )
-    def get(self, request: Request, tournament_id: int) -> HttpResponse:
-        return self.serve(request)
-
-    def parse(self, request: Request) -> BoardQuery:
-        tournament_id = int(self.kwargs["tournament_id"])
-        if not id_in_range(tournament_id):
-            return BoardQuery(
-                error=TournamentNotFoundError(f"No tournament with id {tournament_id}.")
-            )
-        errors: dict[str, list[str]] = {}
-        paging = parse_page_params(request.query_params, errors)
-        if failure := _parse_failure(errors):
-            return failure
-        query = [("page_size", str(paging.page_size))] if paging.page_size_given else []
-        return BoardQuery(
-            board=BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id),
-            spec=_page_spec(request, query, paging.page, paging.page_size),
+    def page_spec(self, request: Request, query: dict[str, Any], **extra: Any) -> PageSpec:
+        """The page asked for; `extra` may add `links` (the parameters links repeat, before
+        `page_size` and `page`) and PageSpec's presentation fields."""
+        links = list(extra.pop("links", []))
+        if "page_size" in request.query_params:
+            links.append(("page_size", str(query["page_size"])))
+        return PageSpec(
+            page=query["page"],
+            page_size=query["page_size"],
+            base_url=request.build_absolute_uri(request.path),
+            query=tuple(links),
+            viewer_is_staff=bool(request.user.is_staff),
+            **extra,
         )
 
 
-class ParticipantHistoryView(BoardView):
-    endpoint_name = "participant_history"
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="tournament_leaderboard",
+        parameters=schemas.PAGE_PARAMETERS,
+        responses=schemas.responses(schemas.TournamentBoardSerializer, 400, 404, 429, 503),
+    )
+)
+class TournamentLeaderboardView(BoardView):
+    endpoint_name = "tournament_leaderboard"
 
-    @extend_schema(
+    def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
+        tournament_id = int(self.kwargs["tournament_id"])
+        if not id_in_range(tournament_id):
+            raise TournamentNotFoundError.for_id(tournament_id)
+        return BoardRef.tournament(tournament_id), self.page_spec(request, query)
+
+
+@extend_schema_view(
+    get=extend_schema(
         operation_id="participant_history",
         parameters=[
-            *serializers.PAGE_PARAMETERS,
+            *schemas.PAGE_PARAMETERS,
             OpenApiParameter(
                 "tournament_status", str, enum=list(TournamentStatus.values), required=False
             ),
         ],
-        responses=serializers.responses(serializers.HistorySerializer, 400, 404, 429, 503),
+        responses=schemas.responses(schemas.HistorySerializer, 400, 404, 429, 503),
     )
-    def get(self, request: Request, participant_id: int) -> HttpResponse:
-        return self.serve(request)
+)
+class ParticipantHistoryView(BoardView):
+    endpoint_name = "participant_history"
+    query_serializer = HistoryQuery
 
-    def parse(self, request: Request) -> BoardQuery:
+    def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
         participant_id = int(self.kwargs["participant_id"])
         if not id_in_range(participant_id):
-            return BoardQuery(
-                error=ParticipantNotFoundError(f"No participant with id {participant_id}.")
-            )
-        errors: dict[str, list[str]] = {}
-        paging = parse_page_params(request.query_params, errors)
-        status = parse_choice(
-            request.query_params.get("tournament_status"),
-            "tournament_status",
-            TournamentStatus.values,
-            default=None,
-            errors=errors,
-        )
-        if failure := _parse_failure(errors):
-            return failure
-        query = []
-        if status is not None:
-            query.append(("tournament_status", status))
-        if paging.page_size_given:
-            query.append(("page_size", str(paging.page_size)))
-        spec = _page_spec(
+            raise ParticipantNotFoundError(f"No participant with id {participant_id}.")
+        status = query.get("tournament_status")
+        page = self.page_spec(
             request,
             query,
-            paging.page,
-            paging.page_size,
+            links=[("tournament_status", status)] if status else [],
             statuses=frozenset({status}) if status else None,
         )
-        return BoardQuery(board=BoardRef(Scope.HISTORY, user_id=participant_id), spec=spec)
+        return BoardRef.history(participant_id), page
 
 
-class ScopedLeaderboardView(BoardView):
-    endpoint_name = "scoped_leaderboard"
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="scoped_leaderboard",
         parameters=[
-            OpenApiParameter("scope", str, enum=list(SCOPES), required=True),
+            OpenApiParameter("scope", str, enum=list(PUBLIC_SCOPES), required=True),
             OpenApiParameter(
                 "tournament_id",
-                {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                 required=False,
                 description="Required for scope=tournament.",
             ),
             OpenApiParameter(
-                "season", serializers.SLUG, required=False, description="Required for scope=season."
+                "season", schemas.SLUG, required=False, description="Required for scope=season."
             ),
-            OpenApiParameter("game", serializers.SLUG, required=False, description="A game slug."),
+            OpenApiParameter("game", schemas.SLUG, required=False, description="A game slug."),
             OpenApiParameter(
                 "participant_type", str, enum=list(ParticipationType.values), required=False
             ),
-            *serializers.PAGE_PARAMETERS,
+            *schemas.PAGE_PARAMETERS,
         ],
-        responses=serializers.responses(serializers.ScopedBoardSerializer, 400, 404, 429, 503),
+        responses=schemas.responses(schemas.ScopedBoardSerializer, 400, 404, 429, 503),
     )
-    def get(self, request: Request) -> HttpResponse:
-        return self.serve(request)
+)
+class ScopedLeaderboardView(BoardView):
+    endpoint_name = "scoped_leaderboard"
+    query_serializer = ScopedQuery
 
-    def parse(self, request: Request) -> BoardQuery:
-        params = request.query_params
-        errors: dict[str, list[str]] = {}
-        scope = params.get("scope")
-        if scope is None:
-            errors["scope"] = [f"This parameter is required; valid values: {', '.join(SCOPES)}."]
-        else:
-            scope = parse_choice(scope, "scope", SCOPES, default=None, errors=errors)
-        participant_type = parse_choice(
-            params.get("participant_type"),
-            "participant_type",
-            ParticipationType.values,
-            default=ParticipationType.SOLO,
-            errors=errors,
-        )
-        game = params.get("game")
-        if game is not None and not game.strip():
-            errors["game"] = ["Must be a game slug."]
-        paging = parse_page_params(params, errors)
-        # tournament_id and season are used by one scope each; on the others a well-formed
-        # value is ignored and a malformed one is still a 400 (as the schema documents it).
-        tournament_id = parse_integer(
-            params.get("tournament_id"),
-            "tournament_id",
-            default=None,
-            minimum=1,
-            maximum=2**63 - 1,
-            errors=errors,
-        )
-        season = params.get("season")
-        if scope == "tournament":
-            if tournament_id is None and "tournament_id" not in errors:
-                errors["tournament_id"] = ["This parameter is required for scope=tournament."]
-        elif scope == "season":
-            if not season:
-                errors["season"] = ["This parameter is required for scope=season."]
-        elif season is not None and not SEASON_SLUG.fullmatch(season):
-            errors["season"] = ["Must be a season slug (letters, digits, '-' and '_')."]
-        if scope != "season":
-            season = None
-        if failure := _parse_failure(errors):
-            return failure
-
-        query: list[tuple[str, str]] = [("scope", str(scope))]
-        if scope == "tournament":
-            query.append(("tournament_id", str(tournament_id)))
-            if paging.page_size_given:
-                query.append(("page_size", str(paging.page_size)))
-            spec = _page_spec(
+    def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
+        scope = Scope(query["scope"])
+        if scope is Scope.TOURNAMENT:
+            tournament_id = query["tournament_id"]
+            page = self.page_spec(
                 request,
                 query,
-                paging.page,
-                paging.page_size,
-                header_extra=(("scope", "tournament"),),
+                links=[("scope", scope.value), ("tournament_id", str(tournament_id))],
+                header_extra=(("scope", scope.value),),
                 row_extra=(("tournaments_played", 1),),
             )
-            board = BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)
-            return BoardQuery(board=board, spec=spec, game_to_check=game)
-
-        if season is not None:
-            query.append(("season", season))
-        if game is not None:
-            query.append(("game", game))
-        query.append(("participant_type", str(participant_type)))
-        if paging.page_size_given:
-            query.append(("page_size", str(paging.page_size)))
-        spec = _page_spec(request, query, paging.page, paging.page_size)
+            return BoardRef.tournament(tournament_id), page
+        season = query.get("season") if scope is Scope.SEASON else None
+        game = query.get("game")
+        links = [("scope", scope.value)]
+        links += [("season", season)] if season is not None else []
+        links += [("game", game)] if game is not None else []
+        links.append(("participant_type", query["participant_type"]))
         board = BoardRef(
-            Scope.SEASON if scope == "season" else Scope.ALL_TIME,
-            season=season,
-            game=game,
-            participant_type=str(participant_type),
+            scope, season=season, game=game, participant_type=query["participant_type"]
         )
-        return BoardQuery(board=board, spec=spec)
+        return board, self.page_spec(request, query, links=links)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.params import id_in_range
+from apps.common.api.fields import id_in_range
 from apps.common.api.views import ApiView, PublicLeaderboardView
+from apps.common.errors import NotFoundError
 from apps.common.models import User
-from apps.tournaments.api import serializers
+from apps.common.timestamps import iso_utc
+from apps.tournaments.api import schemas
+from apps.tournaments.errors import ParticipantNotFoundError, TournamentNotFoundError
 from apps.tournaments.models import Team, Tournament, TournamentStatus
-from apps.tournaments.services.documents import iso_utc
-from apps.tournaments.services.errors import ParticipantNotFoundError, TournamentNotFoundError
 
 
 class ProfileNameView(ApiView):
@@ -21,7 +21,7 @@ class ProfileNameView(ApiView):
 
     @extend_schema(
         operation_id="profile_name",
-        responses=serializers.responses(serializers.ProfileNameSerializer, 404),
+        responses=schemas.responses(schemas.ProfileNameSerializer, 404),
     )
     def get(self, request: Request, profile_id: int) -> Response:
         user = (
@@ -40,7 +40,7 @@ class TeamNameView(ApiView):
 
     @extend_schema(
         operation_id="team_name",
-        responses=serializers.responses(serializers.TeamNameSerializer, 404),
+        responses=schemas.responses(schemas.TeamNameSerializer, 404),
     )
     def get(self, request: Request, team_id: int) -> Response:
         team = (
@@ -49,7 +49,7 @@ class TeamNameView(ApiView):
             else None
         )
         if team is None:
-            raise NotFound(f"No team with id {team_id}.")
+            raise NotFoundError(f"No team with id {team_id}.")
         return Response(team)
 
 
@@ -58,7 +58,7 @@ class TournamentMetadataView(ApiView):
 
     @extend_schema(
         operation_id="tournament_metadata",
-        responses=serializers.responses(serializers.TournamentMetadataSerializer, 404),
+        responses=schemas.responses(schemas.TournamentMetadataSerializer, 404),
     )
     def get(self, request: Request, tournament_id: int) -> Response:
         tournament = (
@@ -82,7 +82,7 @@ class TournamentMetadataView(ApiView):
             tournament["status"] == TournamentStatus.DRAFT and not request.user.is_staff
         )
         if tournament is None or hidden:
-            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+            raise TournamentNotFoundError.for_id(tournament_id)
         return Response(
             {
                 "id": tournament["id"],
@@ -105,7 +105,7 @@ class PingView(PublicLeaderboardView):
     endpoint_name = "ping"
 
     @extend_schema(
-        operation_id="ping", responses=serializers.responses(serializers.PingSerializer, 429, 503)
+        operation_id="ping", responses=schemas.responses(schemas.PingSerializer, 429, 503)
     )
     def get(self, request: Request) -> Response:
         return Response({"ok": True})

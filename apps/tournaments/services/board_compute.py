@@ -1,9 +1,11 @@
 """Computing a board document from SQL: the tournament, season / all-time and history boards.
 
-What a cache miss runs (`LeaderboardService` decides when). Each function makes a constant number
-of queries whatever the size of the board (tested), ranks a tournament board with the
-tournament's own ruleset and points (season and all-time boards with `deltacrown-5step` over each
-tournament's points), and returns a plain document (`documents.py` renders pages from it).
+What a cache miss runs (`leaderboard_service.read_board_page` decides when): `compute_board`.
+Each board makes a constant number of queries whatever its size (tested), ranks a tournament
+board with the tournament's own ruleset and points (season and all-time boards with
+`deltacrown-5step` over each tournament's points), and returns a `BoardDocument`
+(`board_documents.py` renders pages from it). `empty_board` is the same board with computation
+off: no rows, but the same 404s for what does not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.common.errors import InvalidInputError
 from apps.common.models import User
+from apps.common.timestamps import iso_utc
+from apps.tournaments.boards import BoardRef, Scope
+from apps.tournaments.errors import (
+    ParticipantNotFoundError,
+    SeasonNotFoundError,
+    TournamentNotFoundError,
+)
 from apps.tournaments.models import (
     Game,
     ParticipationType,
@@ -25,13 +35,11 @@ from apps.tournaments.models import (
     Tournament,
 )
 from apps.tournaments.services import aggregation
-from apps.tournaments.services.board_cache import BoardRef, Scope
-from apps.tournaments.services.documents import iso_utc
-from apps.tournaments.services.errors import (
-    InvalidParameterError,
-    ParticipantNotFoundError,
-    SeasonNotFoundError,
-    TournamentNotFoundError,
+from apps.tournaments.services.board_documents import (
+    BoardDocument,
+    BoardHeader,
+    BoardRow,
+    HistoryRow,
 )
 from apps.tournaments.services.ranking import (
     CompetitorTotals,
@@ -71,7 +79,7 @@ def tournament_row(tournament_id: int) -> dict[str, Any]:
     """The fields a board needs of one tournament; TournamentNotFoundError when it is absent."""
     row = Tournament.objects.filter(pk=tournament_id).values(*TOURNAMENT_FIELDS).first()
     if row is None:
-        raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
+        raise TournamentNotFoundError.for_id(tournament_id)
     return row
 
 
@@ -142,7 +150,7 @@ def _board_row(
     decided_by: str | None,
     participant_id: int | None,
     team_id: int | None,
-) -> dict[str, Any]:
+) -> BoardRow:
     return {
         "rank": rank,
         "participant_id": participant_id,
@@ -161,7 +169,33 @@ def _board_row(
     }
 
 
-def compute_tournament_document(tournament_id: int) -> dict[str, Any]:
+def tournament_header(tournament: dict[str, Any], *, computation_enabled: bool) -> BoardHeader:
+    return {
+        "tournament_id": tournament["id"],
+        "participant_type": tournament["participation_type"],
+        "ruleset": tournament["tiebreak_ruleset"],
+        "computed_at": iso_utc(timezone.now()),
+        "computation_enabled": computation_enabled,
+    }
+
+
+def scoped_header(board: BoardRef, *, computation_enabled: bool) -> BoardHeader:
+    header: BoardHeader = {"scope": board.scope.value}
+    if board.scope is Scope.SEASON:
+        header["season"] = str(board.season)
+    header.update(
+        {
+            "tournament_id": None,
+            "participant_type": str(board.participant_type),
+            "ruleset": SEASON_RULESET,
+            "computed_at": iso_utc(timezone.now()),
+            "computation_enabled": computation_enabled,
+        }
+    )
+    return header
+
+
+def _tournament_document(tournament_id: int) -> BoardDocument:
     """The full board of one tournament. 2 queries (3 with the head-to-head ruleset)."""
     tournament = tournament_row(tournament_id)
     registration_totals = aggregation.tournament_totals(tournament_id)
@@ -184,41 +218,13 @@ def compute_tournament_document(tournament_id: int) -> dict[str, Any]:
                 registration.team_id,
             )
         )
-    return {
-        "header": tournament_header(tournament, computation_enabled=True),
-        "rows": rows,
-        "tournament_status": tournament["status"],
-    }
+    header = tournament_header(tournament, computation_enabled=True)
+    return BoardDocument(header, rows, tournament["status"])
 
 
-def tournament_header(tournament: dict[str, Any], *, computation_enabled: bool) -> dict:
-    return {
-        "tournament_id": tournament["id"],
-        "participant_type": tournament["participation_type"],
-        "ruleset": tournament["tiebreak_ruleset"],
-        "computed_at": iso_utc(timezone.now()),
-        "computation_enabled": computation_enabled,
-    }
-
-
-def scoped_header(board: BoardRef, *, computation_enabled: bool) -> dict[str, Any]:
-    header: dict[str, Any] = {"scope": board.scope.value}
-    if board.scope is Scope.SEASON:
-        header["season"] = board.season
-    header.update(
-        {
-            "tournament_id": None,
-            "participant_type": board.participant_type,
-            "ruleset": SEASON_RULESET,
-            "computed_at": iso_utc(timezone.now()),
-            "computation_enabled": computation_enabled,
-        }
-    )
-    return header
-
-
-def compute_scoped_document(board: BoardRef, season_id: int | None, game_id: int | None) -> dict:
-    """A season or all-time board. One query (after the season and game lookups)."""
+def _scoped_document(board: BoardRef) -> BoardDocument:
+    """A season or all-time board. One query after the season and game lookups."""
+    season_id, game_id = _scope_lookups(board)
     totals = aggregation.competitor_totals_across_tournaments(
         participant_type=board.participant_type or ParticipationType.SOLO,
         season_id=season_id,
@@ -238,19 +244,19 @@ def compute_scoped_document(board: BoardRef, season_id: int | None, game_id: int
         )
         row["tournaments_played"] = ranked.totals.tournaments_played
         rows.append(row)
-    return {
-        "header": scoped_header(board, computation_enabled=True),
-        "rows": rows,
-        "tournament_status": None,
-    }
+    return BoardDocument(scoped_header(board, computation_enabled=True), rows)
 
 
-def compute_history_document(user_id: int) -> dict[str, Any]:
+def _require_user(user_id: int) -> None:
+    if not User.objects.filter(pk=user_id).exists():
+        raise ParticipantNotFoundError(f"No participant with id {user_id}.")
+
+
+def _history_document(user_id: int) -> BoardDocument:
     """Every tournament where the user holds a confirmed registration (solo or on a confirmed
     team's roster), with rank and field size on that tournament's board. 4-5 queries,
     whatever the number of tournaments."""
-    if not User.objects.filter(pk=user_id).exists():
-        raise ParticipantNotFoundError(f"No participant with id {user_id}.")
+    _require_user(user_id)
     registration_totals = aggregation.totals_for_tournaments_of_user(user_id)
     tournament_ids = sorted({each.tournament_id for each in registration_totals})
     tournaments = {
@@ -274,7 +280,7 @@ def compute_history_document(user_id: int) -> dict[str, Any]:
     for each in registration_totals:
         per_tournament.setdefault(each.tournament_id, []).append(each)
 
-    items: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    items: list[tuple[tuple[Any, ...], HistoryRow]] = []
     for tournament_id, members in per_tournament.items():
         tournament = tournaments[tournament_id]
         ranking = rank_tournament(tournament, members, matches)
@@ -310,11 +316,47 @@ def compute_history_document(user_id: int) -> dict[str, Any]:
                 )
             )
     items.sort(key=lambda item: item[0])
-    return {
-        "header": {"participant_id": user_id, "computation_enabled": True},
-        "rows": [row for _, row in items],
-        "tournament_status": None,
-    }
+    header: BoardHeader = {"participant_id": user_id, "computation_enabled": True}
+    return BoardDocument(header, [row for _, row in items])
+
+
+def compute_board(board: BoardRef) -> BoardDocument:
+    """The full document of any board. Raises the board's not-found error (or a 400 for an
+    unknown game) when what it names does not exist."""
+    match board.scope:
+        case Scope.TOURNAMENT:
+            return _tournament_document(int(board.tournament_id or 0))
+        case Scope.SEASON | Scope.ALL_TIME:
+            return _scoped_document(board)
+        case Scope.HISTORY:
+            return _history_document(int(board.user_id or 0))
+    raise ValueError(f"unknown scope {board.scope!r}")
+
+
+def empty_board(board: BoardRef) -> BoardDocument:
+    """The board with computation off: no rows, computed nowhere, but a missing tournament,
+    season or user is still a 404 and an unknown game a 400."""
+    match board.scope:
+        case Scope.TOURNAMENT:
+            tournament = tournament_row(int(board.tournament_id or 0))
+            header = tournament_header(tournament, computation_enabled=False)
+            return BoardDocument.empty(header, tournament["status"])
+        case Scope.SEASON | Scope.ALL_TIME:
+            _scope_lookups(board)
+            return BoardDocument.empty(scoped_header(board, computation_enabled=False))
+        case Scope.HISTORY:
+            _require_user(int(board.user_id or 0))
+            return BoardDocument.empty({"participant_id": int(board.user_id or 0)})
+    raise ValueError(f"unknown scope {board.scope!r}")
+
+
+def _scope_lookups(board: BoardRef) -> tuple[int | None, int | None]:
+    """(season id, game id) of a season or all-time board: an unknown season is a 404 and an
+    unknown game a 400, whatever the flags. They run only when the board is computed: a cached
+    board proves both existed (renaming or deleting a season or game invalidates its boards)."""
+    season_id = season_id_for(board.season) if board.scope is Scope.SEASON else None
+    game_id = game_id_for(board.game) if board.game else None
+    return season_id, game_id
 
 
 def season_id_for(slug: str | None) -> int:
@@ -325,8 +367,9 @@ def season_id_for(slug: str | None) -> int:
 
 
 def game_id_for(slug: str) -> int:
+    """The id of the game with this slug; a 400 naming `game` (and the known slugs) otherwise."""
     game_id = Game.objects.filter(slug=slug).values_list("id", flat=True).first()
     if game_id is None:
-        known = sorted(Game.objects.values_list("slug", flat=True))
-        raise InvalidParameterError("game", f"Unknown game {slug!r}; known games: {known}.")
+        known = ", ".join(sorted(Game.objects.values_list("slug", flat=True)))
+        raise InvalidInputError({"game": [f"Unknown game {slug!r}; known games: {known}."]})
     return game_id

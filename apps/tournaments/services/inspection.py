@@ -9,23 +9,20 @@ from typing import Any
 import structlog
 from django.utils import timezone
 
+from apps.common.audit import record_audit
 from apps.common.flags import all_flag_states, flag_state
-from apps.common.models import AuditAction, AuditRecord, FlagName
-from apps.common.redis_gateway import is_redis_reachable, redis_client, require_redis
+from apps.common.metrics import RedisOperation
+from apps.common.models import AuditAction, FlagName
+from apps.common.redis_gateway import is_embedded, is_redis_reachable, require_redis
+from apps.common.timestamps import iso_utc
+from apps.tournaments.boards import BoardRef, EvictionReason, Scope
+from apps.tournaments.errors import TournamentNotFoundError
 from apps.tournaments.models import Tournament
 from apps.tournaments.services import aggregation, cache_stats
-from apps.tournaments.services.board_cache import (
-    BoardRef,
-    EvictionReason,
-    Scope,
-    board_store,
-    boards_fed_by_tournaments,
-    invalidate_boards,
-    invalidate_scope,
-)
+from apps.tournaments.services.board_cache import invalidation, store
+from apps.tournaments.services.board_cache.keys import board_key
 from apps.tournaments.services.board_compute import rank_tournament, tournament_row
-from apps.tournaments.services.documents import decode_document, iso_utc
-from apps.tournaments.services.errors import TournamentNotFoundError
+from apps.tournaments.services.board_documents import BoardDocument
 
 log = structlog.get_logger(__name__)
 
@@ -81,45 +78,35 @@ def inspect_tournament(tournament_id: int) -> dict[str, Any]:
         },
         "raw_aggregations": raw,
         "tiebreak_trace": trace,
-        "cache_metadata": _cache_metadata(BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id)),
+        "cache_metadata": _cache_metadata(BoardRef.tournament(tournament_id)),
         "computed_at": iso_utc(timezone.now()),
     }
 
 
 def _cache_metadata(board: BoardRef) -> dict[str, Any]:
-    store = board_store()
     read = store.read(board, None)
-    document = read.document
-    last_refresh = None
-    if document is not None:
-        last_refresh = decode_document(document)["header"].get("computed_at")
+    key = board_key(board.name)
+    if read.document is None:
+        return {"cached": False, "cache_key": key, "ttl_seconds": None, "last_refresh": None}
     return {
-        "cached": document is not None,
-        "cache_key": board.key,
-        "ttl_seconds": store.ttl_seconds(board) if document is not None else None,
-        "last_refresh": last_refresh,
+        "cached": True,
+        "cache_key": key,
+        "ttl_seconds": store.ttl_seconds(key),
+        "last_refresh": BoardDocument.decode(read.document).header.get("computed_at"),
     }
 
 
-def _ttl_distribution() -> dict[str, int | None]:
+def _ttl_distribution(keys: list[str]) -> dict[str, int | None]:
     buckets: dict[str, int | None] = {name: 0 for name, _ in TTL_BUCKETS}
     buckets[OVER_TTL_BUCKET] = 0
-    store = board_store()
-    keys = store.board_keys(None)
-    if redis_client() is not None:
 
-        def call(client):  # type: ignore[no-untyped-def]
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.ttl(key)
-            ttls = pipe.execute()
-            return ttls, int(client.info("stats").get("expired_keys", 0))
+    def call(client):  # type: ignore[no-untyped-def]
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.ttl(key)
+        return pipe.execute()
 
-        ttls, expired = require_redis("ttl", call)
-    else:
-        ttls = [store.ttl_of_key(key) for key in keys]
-        expired = None
-    for ttl in ttls:
+    for ttl in require_redis(RedisOperation.TTL, call):
         if ttl is None or ttl < 0:
             continue
         for name, upper in TTL_BUCKETS:
@@ -128,22 +115,31 @@ def _ttl_distribution() -> dict[str, int | None]:
                 break
         else:
             buckets[OVER_TTL_BUCKET] = (buckets[OVER_TTL_BUCKET] or 0) + 1
-    return {"expired_count": expired, **buckets}
+    return {"expired_count": _expired_keys(), **buckets}
+
+
+def _expired_keys() -> int | None:
+    """Redis's expired-keys statistic; None where the backend cannot tell (the embedded Redis
+    has no INFO)."""
+    if is_embedded():
+        return None
+    stats = require_redis(RedisOperation.TTL, lambda client: client.info("stats"))
+    return int(stats.get("expired_keys", 0))
 
 
 def cache_status() -> dict[str, Any]:
     """Key count, fleet-wide hit ratio, TTL spread and whether Redis answers."""
     connected = is_redis_reachable()
-    uses_redis = redis_client() is not None
-    keys_count: int | None
-    distribution: dict[str, int | None]
-    if uses_redis and not connected:
-        keys_count = None
-        distribution = {"expired_count": None, **{name: None for name, _ in TTL_BUCKETS}}
-        distribution[OVER_TTL_BUCKET] = None
-    else:
-        keys_count = len(board_store().board_keys(None))
-        distribution = _ttl_distribution()
+    keys_count: int | None = None
+    distribution: dict[str, int | None] = {
+        "expired_count": None,
+        **{name: None for name, _ in TTL_BUCKETS},
+        OVER_TTL_BUCKET: None,
+    }
+    if connected:
+        keys = store.board_keys(None)
+        keys_count = len(keys)
+        distribution = _ttl_distribution(keys)
     totals = cache_stats.accumulator.totals()
     return {
         "cache_enabled": flag_state(FlagName.CACHE.value).enabled,
@@ -166,23 +162,15 @@ def record_refused_invalidation(
 ) -> None:
     """The audit record of an invalidation call that removed nothing (contract: every call
     leaves one): who, the answer, and what was asked when the body was readable."""
-    details: dict[str, Any] = {
+    record_audit(
+        AuditAction.CACHE_INVALIDATED,
+        actor_id,
         **(target or {}),
-        "outcome": "refused",
-        "status_code": status_code,
-        "error_code": error_code,
-        "cache_keys_removed": [],
-        "invalidated_count": 0,
-    }
-    AuditRecord.objects.create(
-        actor_id=actor_id, action=AuditAction.CACHE_INVALIDATED, details=details
-    )
-    log.info(
-        AuditAction.CACHE_INVALIDATED.value,
-        actor_id=actor_id,
         outcome="refused",
         status_code=status_code,
         error_code=error_code,
+        cache_keys_removed=[],
+        invalidated_count=0,
     )
 
 
@@ -193,25 +181,21 @@ def invalidate(
     histories it feeds) or by scope (`all` = every board). Leaves an audit record."""
     if tournament_id is not None:
         if not Tournament.objects.filter(pk=tournament_id).exists():
-            raise TournamentNotFoundError(f"No tournament with id {tournament_id}.")
-        removed = invalidate_boards(
-            boards_fed_by_tournaments([tournament_id]), EvictionReason.MANUAL
-        )
+            raise TournamentNotFoundError.for_id(tournament_id)
+        removed = invalidation.invalidate_tournament(tournament_id, EvictionReason.MANUAL)
         target: dict[str, Any] = {"tournament_id": tournament_id}
     else:
         chosen = None if scope == "all" else Scope(scope)
-        removed = invalidate_scope(chosen, EvictionReason.MANUAL)
+        removed = invalidation.invalidate_scope(chosen, EvictionReason.MANUAL)
         target = {"scope": scope}
-    details = {
+    record_audit(
+        AuditAction.CACHE_INVALIDATED,
+        actor_id,
         **target,
-        "outcome": "done",
-        "cache_keys_removed": removed,
-        "invalidated_count": len(removed),
-    }
-    AuditRecord.objects.create(
-        actor_id=actor_id, action=AuditAction.CACHE_INVALIDATED, details=details
+        outcome="done",
+        cache_keys_removed=removed,
+        invalidated_count=len(removed),
     )
-    log.info(AuditAction.CACHE_INVALIDATED.value, actor_id=actor_id, **target, keys=len(removed))
     return {
         "cache_keys_removed": removed,
         "invalidated_count": len(removed),

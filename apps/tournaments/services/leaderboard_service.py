@@ -1,252 +1,158 @@
-"""LeaderboardService: scope -> board page, with flags, the cache and metrics around it.
+"""Reading a board page: `read_board_page`, the one call every board view makes.
 
-Flow of one read (contract sections 5 and 6):
-1. The flags are evaluated for the requesting user before any cache access. Compute off: an
-   empty board, built without touching the cache and never stored. Cache off: computed live.
-2. One cache round trip reads the board's current version and the requested page's bytes.
-   A hit returns them as they are. Over HTTP that read rides on the rate limit's round trip
-   (`cache_rider`, asked for by the throttle after the flags are evaluated).
-3. Otherwise the document is read or computed (one computation per board across workers: a
-   short lock, the others wait up to 2 s for it), the page is cut from it and stored beside it.
-4. Redis down or hanging: the cache answers "unknown" fast and the board comes from SQL.
+The path of one read (contract sections 5 and 6):
+1. The flags are evaluated for the requesting user, before any cache access. Compute off: an
+   empty board, built without touching the cache, never stored. Cache off (or this process
+   knows of an invalidation it could not apply yet): computed live, nothing read or stored.
+2. One Redis round trip counts the request against its rate limit and reads the board's current
+   version and the requested page (`store.count_and_read_page`). Over budget: 429, nothing more.
+   A cached page under the current version is returned as it is: bytes, ETag from the version.
+3. Otherwise the document is read or computed (once across workers: a short lock, the others
+   wait up to 2 s for it), the page is cut from it and stored beside it.
+4. Redis failing or hanging: the cache answers "unknown" fast (circuit breaker), the rate limit
+   lets the request through, and the board comes from SQL.
 
-The version read in step 2 happens before any SQL of step 3; the cache stores a document only
-under the version current at store time, so a board computed before a commit is never served
-after that commit's invalidation. The computation itself lives in `board_compute`.
+The version read in step 2 happens before any SQL of step 3, and a document is stored only under
+the version current at store time, so a board computed before a commit is never served after that
+commit's invalidation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
+from apps.common import metrics
+from apps.common.errors import RateLimitExceededError
 from apps.common.flags import is_flag_enabled
-from apps.common.models import FlagName, User
-from apps.common.redis_gateway import redis_client
+from apps.common.models import FlagName
+from apps.common.rate_limits import RateLimitCount, RateLimitResult, rate_limit
+from apps.tournaments.boards import BoardRef
 from apps.tournaments.services import cache_stats
-from apps.tournaments.services.board_cache import (
+from apps.tournaments.services.board_cache import invalidation, store
+from apps.tournaments.services.board_cache.keys import (
     MISS_POLL_SECONDS,
     MISS_WAIT_SECONDS,
-    BoardRef,
     CacheRead,
-    PageReadRider,
-    Scope,
-    board_store,
 )
-from apps.tournaments.services.board_compute import (
-    compute_history_document,
-    compute_scoped_document,
-    compute_tournament_document,
-    game_id_for,
-    scoped_header,
-    season_id_for,
-    tournament_header,
-    tournament_row,
-)
-from apps.tournaments.services.documents import (
-    PageSpec,
-    decode_document,
-    empty_document,
-    encode_document,
-    render_page,
-)
-from apps.tournaments.services.errors import ParticipantNotFoundError
-from apps.tournaments.utils import metrics
+from apps.tournaments.services.board_compute import compute_board, empty_board
+from apps.tournaments.services.board_documents import BoardDocument, PageSpec, render_page
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class PageResult:
+class BoardPage:
     body: bytes
     etag: str
-    computation_enabled: bool
     cached: bool
+    rate_limit: RateLimitResult | None
 
 
-def _content_etag(body: bytes, document: dict[str, Any], spec: PageSpec) -> str:
+def read_board_page(
+    board: BoardRef, page: PageSpec, *, user_id: int, count: RateLimitCount
+) -> BoardPage:
+    """The page's bytes and ETag, the request counted against `count`'s budget.
+
+    Raises RateLimitExceededError over budget, and the board's not-found errors (or a 400 for an
+    unknown game) when what it names does not exist or is hidden from this viewer.
+    """
+    computation_enabled = is_flag_enabled(FlagName.COMPUTE, user_id)
+    use_cache = (
+        computation_enabled
+        and is_flag_enabled(FlagName.CACHE, user_id)
+        and invalidation.is_cache_trusted()
+    )
+    if use_cache:
+        limit, read = store.count_and_read_page(count, board, page.cache_field)
+    else:
+        limit, read = rate_limit(count), CacheRead(version=None)
+    if limit is not None and not limit.admitted:
+        raise RateLimitExceededError(limit.retry_after, limit.headers())
+
+    if not computation_enabled:
+        empty = empty_board(board)
+        body = render_page(empty, page)
+        return BoardPage(body, _content_etag(body, page, empty), cached=False, rate_limit=limit)
+
+    started = time.perf_counter()
+    scope = board.scope.value
+    if read.is_page_hit:
+        _count_read(scope, started, hit=True)
+        return BoardPage(read.page or b"", _version_etag(read.version, page), True, limit)
+
+    if read.version is None:
+        document, from_cache = compute_board(board), False
+    else:
+        document, from_cache = _cached_or_computed(board, read.version)
+    body = render_page(document, page)  # also refuses a draft to a non-staff viewer
+    if read.version is not None:
+        store.store_page(board, read.version, page.cache_field, body)
+        etag = _version_etag(read.version, page)
+    else:
+        etag = _content_etag(body, page, document)
+    _count_read(scope, started, hit=from_cache)
+    return BoardPage(body, etag, from_cache, limit)
+
+
+def _count_read(scope: str, started: float, *, hit: bool) -> None:
+    (metrics.CACHE_HITS if hit else metrics.CACHE_MISSES).labels(scope=scope).inc()
+    (cache_stats.record_hit if hit else cache_stats.record_miss)()
+    metrics.SERVICE_LATENCY.labels(scope=scope, cached=str(hit).lower()).observe(
+        time.perf_counter() - started
+    )
+
+
+def _version_etag(version: str | None, page: PageSpec) -> str:
+    # The page field already hashes page, page_size and every other shaping input;
+    # computation_enabled is always true for a versioned (cached) board.
+    return f'"v-{version}-{page.cache_field[2:18]}-1"'
+
+
+def _content_etag(body: bytes, page: PageSpec, document: BoardDocument | None = None) -> str:
     """The ETag of a page computed live (cache off or unreachable, computation off): a hash of
-    what the page shows. `computed_at` is left out (it is new on every computation, and the
-    ETag must only change when the board does), and the page's shaping inputs are put in."""
-    computed_at = document["header"].get("computed_at")
+    what the page shows. `computed_at` is left out (it is new on every computation, and the ETag
+    must change only when the board does); the page's shaping inputs are put in."""
+    computed_at = document.header.get("computed_at") if document is not None else None
     if computed_at is not None:
-        stamp = b'"computed_at":' + json.dumps(computed_at).encode()
-        body = body.replace(stamp, b'"computed_at":null', 1)
-    digest = hashlib.sha256(spec.cache_field.encode() + b"\n" + body).hexdigest()[:32]
+        body = body.replace(f'"computed_at":"{computed_at}"'.encode(), b'"computed_at":null', 1)
+    digest = hashlib.sha256(page.cache_field.encode() + b"\n" + body).hexdigest()[:32]
     return f'"b-{digest}"'
 
 
-def _version_etag(version: str, spec: PageSpec) -> str:
-    # The page field already hashes page, page_size and every other shaping input;
-    # computation_enabled is always true for a versioned (cached) board.
-    return f'"v-{version}-{spec.cache_field[2:18]}-1"'
-
-
-class LeaderboardService:
-    """Boards for one requesting user (flags are evaluated for that user)."""
-
-    def __init__(self, *, user_id: int | None) -> None:
-        self.user_id = user_id
-        self.computation_enabled = is_flag_enabled(FlagName.COMPUTE, user_id)
-        self.cache_enabled = is_flag_enabled(FlagName.CACHE, user_id)
-        self._rider: PageReadRider | None = None
-
-    def cache_rider(self, board: BoardRef, spec: PageSpec) -> PageReadRider | None:
-        """A read of this board's page for the rate limit's Redis round trip to carry, or None
-        when the page would not be read from Redis (a flag off, or no Redis)."""
-        if not (self.computation_enabled and self.cache_enabled) or redis_client() is None:
-            return None
-        self._rider = PageReadRider(board, spec.cache_field)
-        return self._rider
-
-    def page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        """The page of any board, by its reference (what the views call)."""
-        match board.scope:
-            case Scope.TOURNAMENT:
-                return self._tournament_page(board, spec)
-            case Scope.SEASON | Scope.ALL_TIME:
-                return self._scoped_page(board, spec)
-            case Scope.HISTORY:
-                return self._history_page(board, spec)
-        raise ValueError(f"unknown scope {board.scope!r}")
-
-    # --- public reads by parameters -----------------------------------------------------------
-
-    def tournament_page(self, tournament_id: int, spec: PageSpec) -> PageResult:
-        return self.page(BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id), spec)
-
-    def season_page(
-        self, season: str, game: str | None, participant_type: str, spec: PageSpec
-    ) -> PageResult:
-        board = BoardRef(Scope.SEASON, season=season, game=game, participant_type=participant_type)
-        return self.page(board, spec)
-
-    def all_time_page(self, game: str | None, participant_type: str, spec: PageSpec) -> PageResult:
-        board = BoardRef(Scope.ALL_TIME, game=game, participant_type=participant_type)
-        return self.page(board, spec)
-
-    def history_page(self, user_id: int, spec: PageSpec) -> PageResult:
-        return self.page(BoardRef(Scope.HISTORY, user_id=user_id), spec)
-
-    def require_game(self, game: str) -> int:
-        """The id of the game with this slug; InvalidParameterError (a 400) when there is none."""
-        return game_id_for(game)
-
-    # --- internals ----------------------------------------------------------------------------
-
-    def _tournament_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        tournament_id = board.tournament_id
-        assert tournament_id is not None
-        if not self.computation_enabled:
-            tournament = tournament_row(tournament_id)
-            document = empty_document(
-                tournament_header(tournament, computation_enabled=False), tournament["status"]
-            )
-            return self._uncomputed(document, spec)
-        return self._serve(board, spec, lambda: compute_tournament_document(tournament_id))
-
-    def _history_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        user_id = board.user_id
-        assert user_id is not None
-        if not self.computation_enabled:
-            if not User.objects.filter(pk=user_id).exists():
-                raise ParticipantNotFoundError(f"No participant with id {user_id}.")
-            document = empty_document({"participant_id": user_id})
-            return self._uncomputed(document, spec)
-        return self._serve(board, spec, lambda: compute_history_document(user_id))
-
-    def _scoped_page(self, board: BoardRef, spec: PageSpec) -> PageResult:
-        """An unknown season is 404 and an unknown game 400 whatever the flags. The lookups run
-        only when the board is computed: a cached board proves both existed (deleting a season
-        or game invalidates its boards), so a cache hit costs no SQL."""
-
-        def lookups() -> tuple[int | None, int | None]:
-            season_id = season_id_for(board.season) if board.scope is Scope.SEASON else None
-            game_id = game_id_for(board.game) if board.game else None
-            return season_id, game_id
-
-        if not self.computation_enabled:
-            lookups()
-            return self._uncomputed(
-                empty_document(scoped_header(board, computation_enabled=False)), spec
-            )
-        return self._serve(board, spec, lambda: compute_scoped_document(board, *lookups()))
-
-    def _uncomputed(self, document: dict[str, Any], spec: PageSpec) -> PageResult:
-        body = render_page(document, spec)
-        etag = _content_etag(body, document, spec)
-        return PageResult(body, etag, computation_enabled=False, cached=False)
-
-    def _serve(
-        self, board: BoardRef, spec: PageSpec, compute: Callable[[], dict[str, Any]]
-    ) -> PageResult:
-        started = time.perf_counter()
-        scope = board.scope.value
-        read = None
-        if self.cache_enabled:
-            read = self._rider.take(board, spec.cache_field) if self._rider else None
-            if read is None:
-                read = board_store().read(board, spec.cache_field)
-        if read is not None and read.version is not None and read.page is not None:
-            metrics.CACHE_HITS.labels(scope=scope).inc()
-            cache_stats.record_hit()
-            metrics.SERVICE_LATENCY.labels(scope=scope, cached="true").observe(
-                time.perf_counter() - started
-            )
-            return PageResult(read.page, _version_etag(read.version, spec), True, cached=True)
-
-        if read is None or read.version is None:
-            document, from_cache = compute(), False
-        else:
-            document, from_cache = read_or_compute_document(board, read, compute)
-        body = render_page(document, spec)  # also refuses a draft to a non-staff viewer
-        if read is not None and read.version is not None:
-            board_store().store_page(board, read.version, spec.cache_field, body)
-            etag = _version_etag(read.version, spec)
-        else:
-            etag = _content_etag(body, document, spec)
-        counter = metrics.CACHE_HITS if from_cache else metrics.CACHE_MISSES
-        counter.labels(scope=scope).inc()
-        (cache_stats.record_hit if from_cache else cache_stats.record_miss)()
-        metrics.SERVICE_LATENCY.labels(scope=scope, cached=str(from_cache).lower()).observe(
-            time.perf_counter() - started
-        )
-        return PageResult(body, etag, True, cached=from_cache)
-
-
-def read_or_compute_document(
-    board: BoardRef, read: CacheRead, compute: Callable[[], dict[str, Any]]
-) -> tuple[dict[str, Any], bool]:
-    """The board document under `read.version`: cached, or computed once across workers.
+def _cached_or_computed(board: BoardRef, version: str) -> tuple[BoardDocument, bool]:
+    """The board document under `version`: cached, or computed once across workers.
 
     Returns (document, came_from_cache). The first miss takes a short lock and computes; the
     others poll for its result for up to MISS_WAIT_SECONDS, then compute themselves.
     """
-    assert read.version is not None
-    store = board_store()
-    raw = store.read_document(board, read.version)
+    raw = store.read_document(board, version)
     if raw is not None:
-        return decode_document(raw), True
+        return BoardDocument.decode(raw), True
     lock = store.try_lock(board)
     if lock is None:
-        deadline = time.monotonic() + MISS_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            time.sleep(MISS_POLL_SECONDS)
-            raw = store.read_document(board, read.version)
-            if raw is not None:
-                return decode_document(raw), True
+        found = _wait_for_document(board, version)
+        if found is not None:
+            return found, True
         log.info("board_lock_wait_expired", board=board.name)
     try:
-        document = compute()
-        store.store_document(board, read.version, encode_document(document))
+        document = compute_board(board)
+        store.store_document(board, version, document.encode())
     finally:
         if lock is not None:
             store.release_lock(lock)
-    log.info("board_computed", board=board.name, rows=len(document["rows"]))
+    log.info("board_computed", board=board.name, rows=len(document.rows))
     return document, False
+
+
+def _wait_for_document(board: BoardRef, version: str) -> BoardDocument | None:
+    deadline = time.monotonic() + MISS_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(MISS_POLL_SECONDS)
+        raw = store.read_document(board, version)
+        if raw is not None:
+            return BoardDocument.decode(raw)
+    return None

@@ -5,20 +5,20 @@ Invariants:
   problem nothing is written and the report lists every problem with its place.
 - Upsert by id: a record creates its row or overwrites the format's columns of the stored one.
   A second import of the same bundle writes nothing and reports every record unchanged.
-- Writes are bulk (`bulk_create` / `bulk_update`), so no model `save()` or signal runs: the rules
-  `save()` would check are all checked by `validate_bundle` first, the database constraints still
-  apply, and any `IntegrityError` / `DataError` that escapes becomes a reported problem.
-- The boards fed by every tournament whose results changed are invalidated once the transaction
-  commits (`schedule_tournament_invalidation`), with the season / all-time boards of a
-  tournament's old placement and the histories of users who left a registration. The models'
-  managers schedule invalidation for the bulk writes as well (`apps.tournaments.querysets`); the
-  explicit call stays for what they cannot see (roster link rows, renamed game or season slugs).
-  All calls of the transaction share one batch, flushed once after the commit.
+- Writes are bulk (`bulk_create` / `bulk_update`) through the models' plain base managers, so no
+  model `save()` runs: the rules `save()` would check are all checked by `validate_bundle` first,
+  the database constraints still apply, and any `IntegrityError` / `DataError` that escapes
+  becomes a reported problem.
+- The import announces what it changed once (`announce_results_changed`), inside its
+  transaction: every tournament whose results changed (old and new homes of every record, the
+  tournaments of a renamed game or season), the season and all-time boards of a tournament's
+  old placement, and the histories of users who left a registration. Its boards are invalidated
+  once the transaction commits.
 - Explicit ids do not collide with ids created later by the ORM: the sequences of the tables
   written with new ids are reset (PostgreSQL); SQLite's AUTOINCREMENT tables already track the
   largest id ever inserted.
 - A dry run does everything up to the commit, then rolls back: the database's constraints are
-  checked, no sequence moves and no invalidation is scheduled.
+  checked, no sequence moves and nothing is announced.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.models import User
+from apps.tournaments.boards import BoardRef, Placement
+from apps.tournaments.events import announce_results_changed
 from apps.tournaments.models import (
     Dispute,
     Game,
@@ -45,12 +47,6 @@ from apps.tournaments.models import (
     Season,
     Team,
     Tournament,
-)
-from apps.tournaments.services.board_cache import (
-    BoardRef,
-    Placement,
-    Scope,
-    schedule_tournament_invalidation,
 )
 from apps.tournaments.services.results_import_format import parse_bundle_json
 from apps.tournaments.services.results_import_records import (
@@ -225,7 +221,8 @@ def _plan_key(key: str, records: tuple[Any, ...], now: Any) -> _KeyPlan:
 def _write_key(plan: _KeyPlan) -> None:
     """Updates before creates, so a renamed slug frees its value for a new row."""
     table = TABLES[plan.key]
-    manager = table.model._default_manager
+    # Plain writes: the import announces what it changed once, in `_write`.
+    manager = table.model._base_manager
     if plan.row_updates:
         names = sorted(table.model._meta.get_field(name).name for name in plan.updated_columns)
         manager.bulk_update(plan.row_updates, names, batch_size=BATCH_SIZE)
@@ -314,7 +311,10 @@ def _stored_placements(tournament_ids: set[int]) -> set[Placement]:
     placements: set[Placement] = set()
     for batch in chunks(sorted(tournament_ids)):
         rows = Tournament.objects.filter(pk__in=batch)
-        placements.update(rows.values_list("season__slug", "game__slug", "participation_type"))
+        placements.update(
+            Placement(*row)
+            for row in rows.values_list("season__slug", "game__slug", "participation_type")
+        )
     return placements
 
 
@@ -353,11 +353,9 @@ def _write(bundle: ValidBundle, *, dry_run: bool) -> ImportReport:
     if not dry_run:
         _reset_sequences(plans)
         if touched:
-            schedule_tournament_invalidation(
-                sorted(touched),
-                extra_placements=previous_placements,
-                extra_boards=[BoardRef(Scope.HISTORY, user_id=user) for user in sorted(users_left)],
-            )
+            old_boards = {board for each in previous_placements for board in each.boards()}
+            left = {BoardRef.history(user) for user in users_left}
+            announce_results_changed(touched, old_boards | left)
     return ImportReport(
         counts=tuple(plan.counts() for plan in plans.values()),
         touched_tournament_ids=tuple(sorted(touched)),

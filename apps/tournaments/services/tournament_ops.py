@@ -41,6 +41,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from apps.common.timestamps import iso_utc
+from apps.tournaments.errors import TournamentNotFoundError
 from apps.tournaments.models import (
     Dispute,
     DisputeStatus,
@@ -50,8 +52,6 @@ from apps.tournaments.models import (
     PaymentStatus,
     Tournament,
 )
-from apps.tournaments.services.documents import iso_utc
-from apps.tournaments.services.errors import TournamentNotFoundError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

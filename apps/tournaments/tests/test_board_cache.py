@@ -1,59 +1,51 @@
-"""The board cache against real Redis and in-process: versions, the miss lock, outages."""
+"""The board store, on the embedded Redis and on a real one: versions, pages, the miss lock,
+key listing, outages."""
 
 from __future__ import annotations
 
 import socket
-import statistics
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 
-from apps.common import redis_gateway
-from apps.tournaments.services import board_cache
-from apps.tournaments.services.board_cache import (
-    BoardRef,
-    EvictionReason,
-    Scope,
-    board_store,
-    invalidate_boards,
-)
-from apps.tournaments.services.documents import PageSpec
-from apps.tournaments.services.leaderboard_service import (
-    LeaderboardService,
-    read_or_compute_document,
-)
+from apps.common import metrics, redis_gateway
+from apps.tournaments.boards import BoardRef, EvictionReason, Scope
+from apps.tournaments.services.board_cache import invalidation, store
+from apps.tournaments.services.board_cache.keys import board_key, version_key
+from apps.tournaments.services.board_documents import BoardDocument
+from apps.tournaments.services.leaderboard_service import _cached_or_computed
+from apps.tournaments.tests.reads import body, read
 from apps.tournaments.tests.scenarios import build_solo_cup
-from apps.tournaments.utils import metrics
 
-BOARD = BoardRef(Scope.TOURNAMENT, tournament_id=7)
+BOARD = BoardRef.tournament(7)
 SEASON_BOARD = BoardRef(Scope.SEASON, season="2031-spring", game=None, participant_type="solo")
 
 
-@pytest.fixture(params=["redis", "local"])
-def store(request) -> Iterator[board_cache.BoardStore]:
-    """Each store test runs on real Redis and on the in-process store."""
-    if request.param == "redis":
-        request.getfixturevalue("use_redis")
-    else:
-        request.getfixturevalue("no_redis")
-    yield board_store()
+@pytest.fixture(params=["embedded", "redis"])
+def on_redis(request) -> None:
+    """Each store test runs on the embedded Redis and on a real server: one implementation."""
+    request.getfixturevalue("use_redis" if request.param == "redis" else "embedded_redis")
+
+
+def _current_version(board: BoardRef) -> str:
+    version = store.read(board, None).version
+    assert version is not None
+    return version
 
 
 def test_keys_are_namespaced_per_board():
-    assert BOARD.key == "lb:v1:tournament:7"
-    assert SEASON_BOARD.key == "lb:v1:season:2031-spring:*:solo"
-    assert BoardRef(Scope.ALL_TIME, game="valorant", participant_type="team").key == (
-        "lb:v1:all_time:valorant:team"
-    )
-    assert BoardRef(Scope.HISTORY, user_id=3).key == "lb:v1:history:3"
-    assert BOARD.version_key == "lb:v1:ver:tournament:7"
+    assert board_key(BOARD.name) == "lb:v1:tournament:7"
+    assert board_key(SEASON_BOARD.name) == "lb:v1:season:2031-spring:*:solo"
+    all_time = BoardRef(Scope.ALL_TIME, game="valorant", participant_type="team")
+    assert board_key(all_time.name) == "lb:v1:all_time:valorant:team"
+    assert board_key(BoardRef.history(3).name) == "lb:v1:history:3"
+    assert version_key(BOARD.name) == "lb:v1:ver:tournament:7"
 
 
-def test_document_and_page_round_trip(store):
-    version = store.read(BOARD, None).version
-    assert version is not None
+def test_document_and_page_round_trip(on_redis):
+    version = _current_version(BOARD)
 
     assert store.store_document(BOARD, version, b'{"rows":[]}') is True
     assert store.store_page(BOARD, version, "p:1", b"page-bytes") is True
@@ -63,13 +55,13 @@ def test_document_and_page_round_trip(store):
     assert store.read(BOARD, None).document == b'{"rows":[]}'
 
 
-def test_a_document_computed_before_an_invalidation_is_refused(store):
-    stale_version = store.read(BOARD, None).version
+def test_a_document_computed_before_an_invalidation_is_refused(on_redis):
+    stale_version = _current_version(BOARD)
     store.store_document(BOARD, stale_version, b"old")
 
-    removed = store.invalidate([BOARD])
+    removed = store.delete_boards([BOARD.name])
 
-    assert removed == [BOARD.key]
+    assert removed == [board_key(BOARD.name)]
     assert store.store_document(BOARD, stale_version, b"computed-from-old-data") is False
     assert store.store_page(BOARD, stale_version, "p:1", b"old-page") is False
     fresh = store.read(BOARD, "p:1")
@@ -77,72 +69,80 @@ def test_a_document_computed_before_an_invalidation_is_refused(store):
     assert (fresh.page, fresh.document) == (None, None)
 
 
-def test_invalidate_reports_only_keys_that_existed(store):
-    version = store.read(BOARD, None).version
-    store.store_document(BOARD, version, b"doc")
+def test_delete_reports_only_keys_that_existed(on_redis):
+    store.store_document(BOARD, _current_version(BOARD), b"doc")
 
-    removed = store.invalidate([BOARD, SEASON_BOARD])
+    removed = store.delete_boards([BOARD.name, SEASON_BOARD.name])
 
-    assert removed == [BOARD.key]
+    assert removed == [board_key(BOARD.name)]
     assert store.board_keys(None) == []
 
 
-def test_board_keys_by_scope(store):
+def test_board_keys_by_scope(on_redis):
     for board in (BOARD, SEASON_BOARD):
-        store.store_document(board, store.read(board, None).version, b"doc")
+        store.store_document(board, _current_version(board), b"doc")
 
-    assert store.board_keys(Scope.TOURNAMENT) == [BOARD.key]
-    assert store.board_keys(Scope.SEASON) == [SEASON_BOARD.key]
-    assert store.board_keys(None) == sorted([BOARD.key, SEASON_BOARD.key])
+    assert store.board_keys(Scope.TOURNAMENT) == [board_key(BOARD.name)]
+    assert store.board_keys(Scope.SEASON) == [board_key(SEASON_BOARD.name)]
+    assert store.board_keys(None) == sorted(board_key(b.name) for b in (BOARD, SEASON_BOARD))
 
 
-def test_ttl_comes_from_settings(store, settings):
+def test_delete_scope_removes_boards_being_computed_too(on_redis):
+    cached, computing = BoardRef.tournament(1), BoardRef.tournament(2)
+    store.store_document(cached, _current_version(cached), b"doc")
+    computing_version = _current_version(computing)  # read, nothing stored yet
+
+    removed = store.delete_scope(Scope.TOURNAMENT)
+
+    assert removed == [board_key(cached.name)]
+    assert store.store_document(computing, computing_version, b"late") is False
+
+
+def test_ttl_comes_from_settings(on_redis, settings):
     settings.LEADERBOARD_CACHE_TTL_SECONDS = 120
-    store.store_document(BOARD, store.read(BOARD, None).version, b"doc")
+    store.store_document(BOARD, _current_version(BOARD), b"doc")
 
-    assert 118 <= store.ttl_seconds(BOARD) <= 120
-
-
-def test_redis_ttl_matches_the_server(use_redis):
-    store = board_store()
-    store.store_document(BOARD, store.read(BOARD, None).version, b"doc")
-
-    assert abs(store.ttl_seconds(BOARD) - use_redis.ttl(BOARD.key)) <= 1
+    assert 118 <= (store.ttl_seconds(board_key(BOARD.name)) or 0) <= 120
 
 
-def test_twenty_concurrent_misses_compute_once(store):
-    calls: list[int] = []
+def test_twenty_concurrent_misses_compute_once(on_redis, monkeypatch):
+    calls: list[BoardRef] = []
+    release = threading.Event()
+
+    def compute(board: BoardRef) -> BoardDocument:
+        calls.append(board)
+        release.wait(5)
+        return BoardDocument({"tournament_id": 7}, [], None)
+
+    monkeypatch.setattr("apps.tournaments.services.leaderboard_service.compute_board", compute)
+    version = _current_version(BOARD)
     barrier = threading.Barrier(20)
-    results: list[tuple[dict, bool]] = []
-
-    def compute() -> dict:
-        calls.append(1)
-        time.sleep(0.2)
-        return {"header": {}, "rows": [{"rank": 1}], "tournament_status": None}
+    results: list[bool] = []
 
     def worker() -> None:
         barrier.wait()
-        read = store.read(BOARD, "p:1")
-        results.append(read_or_compute_document(BOARD, read, compute))
+        results.append(_cached_or_computed(BOARD, version)[1])
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:
         thread.start()
+    while not calls:  # the first worker holds the lock and computes
+        threading.Event().wait(0.01)
+    release.set()
     for thread in threads:
         thread.join()
 
-    assert len(calls) == 1
-    assert len(results) == 20
-    assert all(document["rows"] == [{"rank": 1}] for document, _ in results)
-    assert sorted(from_cache for _, from_cache in results) == [False] + [True] * 19
+    assert calls == [BOARD]
+    assert sorted(results) == [False] + [True] * 19
 
 
-def test_invalidate_counts_evictions_by_reason(store):
-    store.store_document(BOARD, store.read(BOARD, None).version, b"doc")
+def test_manual_invalidation_counts_evictions_by_reason(on_redis):
+    store.store_document(SEASON_BOARD, _current_version(SEASON_BOARD), b"doc")
     before = metrics.CACHE_EVICTIONS.labels(reason="manual")._value.get()
 
-    invalidate_boards([BOARD], EvictionReason.MANUAL)
+    removed = invalidation.invalidate_scope(Scope.SEASON, EvictionReason.MANUAL)
 
+    assert removed == [board_key(SEASON_BOARD.name)]
     assert metrics.CACHE_EVICTIONS.labels(reason="manual")._value.get() == before + 1
 
 
@@ -157,7 +157,7 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def hanging_redis(settings) -> Iterator[str]:
-    """A listener that accepts connections and never answers (a paused Redis)."""
+    """A listener that accepts connections and never answers (a frozen Redis)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
@@ -195,35 +195,31 @@ def test_redis_stopped_still_serves_correct_standings(settings, flags_on):
     cup = build_solo_cup()
     settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
     redis_gateway.reset_for_tests()
-    errors_before = metrics.CACHE_ERRORS.labels(operation="get")._value.get()
+    errors_before = metrics.CACHE_ERRORS.labels(operation="throttle")._value.get()
 
-    results = [
-        LeaderboardService(user_id=None).tournament_page(cup.tournament.pk, PageSpec())
-        for _ in range(5)
-    ]
+    pages = [read(BoardRef.tournament(cup.tournament.pk)) for _ in range(5)]
 
-    import json
-
-    for result in results:
-        order = [row["participant_id"] for row in json.loads(result.body)["results"]]
-        assert order == _expected_order(cup)
-        assert result.cached is False
-    assert metrics.CACHE_ERRORS.labels(operation="get")._value.get() >= errors_before + 5
+    for page in pages:
+        assert [row["participant_id"] for row in body(page)["results"]] == _expected_order(cup)
+        assert page.cached is False
+        assert page.rate_limit is None  # allowed: the rate limit fails open
+    assert metrics.CACHE_ERRORS.labels(operation="throttle")._value.get() >= errors_before + 5
 
 
 @pytest.mark.django_db
-def test_redis_hanging_costs_milliseconds_once_the_breaker_opens(hanging_redis, flags_on):
+def test_a_hanging_redis_is_skipped_once_the_breaker_opens(hanging_redis, flags_on, monkeypatch):
     cup = build_solo_cup()
-    service = LeaderboardService(user_id=None)
+    board = BoardRef.tournament(cup.tournament.pk)
     for _ in range(redis_gateway.BREAKER_FAIL_MAX):  # each waits for the socket timeout
-        service.tournament_page(cup.tournament.pk, PageSpec())
+        read(board)
+    assert redis_gateway.breaker().current_state == "open"
 
-    durations = []
-    for _ in range(10):
-        started = time.perf_counter()
-        result = LeaderboardService(user_id=None).tournament_page(cup.tournament.pk, PageSpec())
-        durations.append(time.perf_counter() - started)
-        assert result.cached is False
+    def no_socket(*args, **kwargs):
+        raise AssertionError("a Redis command was sent while the breaker is open")
 
-    assert statistics.median(durations) < 0.05
-    assert max(durations) < 0.25  # far below one 0.5 s socket timeout
+    monkeypatch.setattr(redis.Redis, "execute_command", no_socket)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", no_socket)
+    pages = [read(board) for _ in range(10)]
+
+    assert [page.cached for page in pages] == [False] * 10
+    assert [row["participant_id"] for row in body(pages[-1])["results"]] == _expected_order(cup)

@@ -144,7 +144,7 @@ def _request(client: Client, command: str, tokens: dict[str, str]):
 @pytest.fixture(params=["redis", "in_process"])
 def cache_backend(request) -> str:
     """The board cache, rate limits and flag cache in the real Redis, then in this process."""
-    request.getfixturevalue("use_redis" if request.param == "redis" else "no_redis")
+    request.getfixturevalue("use_redis" if request.param == "redis" else "embedded_redis")
     return request.param
 
 

@@ -8,20 +8,21 @@ import time
 import pytest
 from django.db import transaction
 
+from apps.common import metrics
 from apps.common.models import FeatureFlag, FlagName
-from apps.tournaments.models import MatchState, ParticipationType, TournamentStatus
-from apps.tournaments.services.board_compute import (
-    compute_history_document,
-    compute_tournament_document,
-)
-from apps.tournaments.services.documents import PageSpec
-from apps.tournaments.services.errors import (
+from apps.tournaments.errors import (
     InvalidParameterError,
     PageNotFoundError,
     ParticipantNotFoundError,
     SeasonNotFoundError,
     TournamentNotFoundError,
 )
+from apps.tournaments.models import MatchState, ParticipationType, TournamentStatus
+from apps.tournaments.services.board_compute import (
+    compute_history_document,
+    compute_tournament_document,
+)
+from apps.tournaments.services.board_documents import PageSpec
 from apps.tournaments.services.leaderboard_service import LeaderboardService
 from apps.tournaments.tests.factories import (
     GameFactory,
@@ -33,7 +34,6 @@ from apps.tournaments.tests.factories import (
     UserFactory,
 )
 from apps.tournaments.tests.scenarios import at, build_round_robin, build_solo_cup
-from apps.tournaments.utils import metrics
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from apps.tournaments.models import (
     TournamentStatus,
 )
 from apps.tournaments.services.board_cache import BoardRef, Scope
-from apps.tournaments.services.documents import PageSpec
+from apps.tournaments.services.board_documents import PageSpec
 from apps.tournaments.services.leaderboard_service import LeaderboardService
 from apps.tournaments.tests.factories import (
     DisputeFactory,

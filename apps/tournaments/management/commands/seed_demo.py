@@ -129,7 +129,7 @@ class Command(BaseCommand):
         if summary.flags_turned_on:
             self.stdout.write(
                 self.style.SUCCESS(
-                    "Feature flags turned ON (saved through the ORM, audit records written): "
+                    "Feature flags turned ON (set_flag, audit records written): "
                     + ", ".join(summary.flags_turned_on)
                 )
             )

@@ -1,71 +1,82 @@
-"""Invalidation: which boards a tournament feeds, deleted now or once the transaction commits."""
+"""Invalidation: the one receiver of "results changed", and why no invalidation is ever lost.
+
+Every write that can change a board announces it (`apps.tournaments.events`). This module is the
+only receiver (connected in `TournamentsConfig.ready`):
+
+1. Inside the writer's transaction it records the change as a `PendingInvalidation` row, so the
+   record commits, or rolls back, with the result itself.
+2. Once the transaction commits it deletes the boards the change touches (the tournaments'
+   boards are resolved now, from the committed rows; boards named at write time are added) and
+   deletes the row.
+
+When Redis cannot be reached at that moment (down, frozen, unreachable from this process), the row
+stays in the database, where it survives the process. Every serving process (a gunicorn or
+uvicorn worker, runserver) calls `drain` every BOARD_INVALIDATION_DRAIN_SECONDS from its
+housekeeping thread (`services.housekeeping`), which applies the rows older than
+BOARD_INVALIDATION_GRACE_SECONDS: their writer had its chance. So a change committed while Redis
+was away reaches every board about one interval after Redis answers again, even after the
+committing process has exited (contract section 6).
+
+A process that has seen Redis fail (any call of any of its threads, the housekeeping PING
+included: `redis_gateway.failure_count`) may have missed an invalidation, and Redis may still
+hold boards from before it. Until its next complete drain, which then applies every pending row
+whatever its age, it does not trust the cache: its reads are computed from SQL and nothing is
+stored. That is what keeps a board cached before such a commit from being served once Redis
+answers again.
+
+Double application is harmless: deleting a board twice costs one extra miss, and the eviction
+counts only keys that existed. With the embedded Redis (no REDIS_URL) each process has a cache
+of its own: a process that serves no requests (an import, a shell) invalidates its own cache but
+leaves the row for the serving process to apply to its cache.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import datetime as dt
+from functools import partial
+from typing import Any
 
 import structlog
+from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
-from apps.common.redis_gateway import RedisUnavailableError
+from apps.common import metrics, redis_gateway
+from apps.common.redis_gateway import RedisUnavailableError, is_embedded
+from apps.tournaments.boards import BoardRef, EvictionReason, Scope
+from apps.tournaments.events import ResultChange
+from apps.tournaments.models import PendingInvalidation, Tournament
 from apps.tournaments.services import cache_stats
-from apps.tournaments.services.board_cache.keys import BoardRef, EvictionReason, Scope
-from apps.tournaments.services.board_cache.stores import board_store
-from apps.tournaments.utils import metrics
+from apps.tournaments.services.board_cache import store
 
 log = structlog.get_logger(__name__)
 
-Placement = tuple[str | None, str | None, str | None]  # (season slug, game slug, participant type)
+DRAIN_BATCH = 500
 
 
-def boards_fed_by_placement(placement: Placement) -> set[BoardRef]:
-    """Season and all-time boards (all games and the tournament's game) for one tournament."""
-    season, game, participant_type = placement
-    boards: set[BoardRef] = set()
-    for game_filter in (None, game):
-        boards.add(BoardRef(Scope.ALL_TIME, game=game_filter, participant_type=participant_type))
-        if season:
-            boards.add(
-                BoardRef(
-                    Scope.SEASON, season=season, game=game_filter, participant_type=participant_type
-                )
-            )
-    return boards
+class _ProcessState:
+    def __init__(self) -> None:
+        # redis_gateway.failure_count() when the last complete drain started: the cache is
+        # trusted again once every failure seen so far is followed by a complete drain.
+        self.drained_failures = redis_gateway.failure_count()
+        self.is_serving = False  # a gunicorn / uvicorn worker, runserver: it runs `drain`
+
+    def reset(self) -> None:
+        self.drained_failures = redis_gateway.failure_count()
 
 
-def boards_fed_by_tournaments(tournament_ids: Iterable[int]) -> set[BoardRef]:
-    """Every board that shows a result of these tournaments (2 queries, whatever the count)."""
-    from apps.tournaments.models import Registration, Tournament
-
-    ids = sorted({tournament_id for tournament_id in tournament_ids if tournament_id is not None})
-    if not ids:
-        return set()
-    boards = {BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id) for tournament_id in ids}
-    placements = Tournament.objects.filter(pk__in=ids).values_list(
-        "season__slug", "game__slug", "participation_type"
-    )
-    for placement in placements:
-        boards |= boards_fed_by_placement(placement)
-    user_ids = Registration.objects.filter(tournament_id__in=ids).values_list(
-        "user_id", "roster__id"
-    )
-    for user_id, roster_user_id in user_ids:
-        for each in (user_id, roster_user_id):
-            if each is not None:
-                boards.add(BoardRef(Scope.HISTORY, user_id=each))
-    return boards
+_state = _ProcessState()
 
 
-def invalidate_boards(boards: Iterable[BoardRef], reason: EvictionReason) -> list[str]:
-    """Delete these boards now; return the keys that existed. Raises RedisUnavailableError."""
-    return record_evictions(board_store().invalidate(boards), reason)
+def is_cache_trusted() -> bool:
+    """False from a Redis failure seen by this process until its next complete drain."""
+    return redis_gateway.failure_count() == _state.drained_failures
 
 
-def invalidate_scope(scope: Scope | None, reason: EvictionReason) -> list[str]:
-    """Delete every board of a scope (None = every board). Raises RedisUnavailableError."""
-    return record_evictions(board_store().invalidate_scope(scope), reason)
+def _consumes_rows() -> bool:
+    """Whether applying a row here completes it for everyone (then the row is deleted): with a
+    shared Redis, yes; with the embedded one, only in the serving process."""
+    return _state.is_serving or not is_embedded()
 
 
 def record_evictions(removed: list[str], reason: EvictionReason) -> list[str]:
@@ -75,108 +86,106 @@ def record_evictions(removed: list[str], reason: EvictionReason) -> list[str]:
     return removed
 
 
-@dataclass(slots=True)
-class _PendingInvalidation:
-    tournament_ids: set[int] = field(default_factory=set)
-    placements: set[Placement] = field(default_factory=set)
-    boards: set[BoardRef] = field(default_factory=set)
-
-    def flush(self) -> None:
-        """Runs after the commit. Never raises: the commit has already happened."""
-        try:
-            boards = set(self.boards)
-            boards |= boards_fed_by_tournaments(self.tournament_ids)
-            for placement in self.placements:
-                boards |= boards_fed_by_placement(placement)
-        except DatabaseError as error:
-            log.error("board_invalidation_failed", stage="resolve", error=type(error).__name__)
-            return
-        invalidate_with_retries(frozenset(boards), tuple(sorted(self.tournament_ids)))
+def _resolve(tournament_ids: frozenset[int], names: set[str]) -> set[str]:
+    """The names of every board touched: those named, and what the tournaments feed now."""
+    if not tournament_ids:
+        return set(names)
+    fed = Tournament.objects.filter(pk__in=tournament_ids).fed_boards()
+    fed |= {BoardRef.tournament(each) for each in tournament_ids}
+    return names | {board.name for board in fed}
 
 
-# Delays between attempts when Redis cannot be reached at commit time: about four minutes in
-# all, inside the default 300 s TTL. Until an attempt succeeds other workers may still serve
-# the boards cached before the commit (this one logs each retry); reads during the outage itself
-# come from SQL because the breaker is open.
-INVALIDATION_RETRY_DELAYS_SECONDS = (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
-
-
-def invalidate_with_retries(
-    boards: frozenset[BoardRef], tournament_ids: tuple[int, ...], attempt: int = 0
-) -> None:
+def _apply(tournament_ids: frozenset[int], names: set[str], row_ids: list[int]) -> bool:
+    """Delete the boards touched, then the rows (when this process completes them). False when
+    Redis or the database failed: the rows stay for a later attempt."""
     try:
-        removed = invalidate_boards(boards, EvictionReason.RESULT_CHANGE)
-    except RedisUnavailableError as error:
-        if attempt >= len(INVALIDATION_RETRY_DELAYS_SECONDS):
-            log.error(
-                "board_invalidation_failed",
-                stage="redis",
-                boards=len(boards),
-                attempts=attempt + 1,
-                error=type(error).__name__,
-            )
-            return
-        delay = INVALIDATION_RETRY_DELAYS_SECONDS[attempt]
+        resolved = _resolve(tournament_ids, names)
+        removed = store.delete_boards(resolved)
+    except (RedisUnavailableError, DatabaseError) as error:
         log.warning(
-            "board_invalidation_retry", boards=len(boards), attempt=attempt + 1, in_seconds=delay
+            "board_invalidation_deferred",
+            tournaments=sorted(tournament_ids),
+            rows=len(row_ids),
+            error=type(error).__name__,
         )
-        timer = threading.Timer(
-            delay, invalidate_with_retries, args=(boards, tournament_ids, attempt + 1)
-        )
-        timer.daemon = True
-        timer.start()
-        return
+        return False
+    record_evictions(removed, EvictionReason.RESULT_CHANGE)
+    if _consumes_rows():
+        try:
+            PendingInvalidation.objects.filter(pk__in=row_ids).delete()
+        except DatabaseError as error:  # applied again later: harmless
+            log.warning("pending_invalidation_not_deleted", error=type(error).__name__)
     log.info(
         "boards_invalidated",
         reason=EvictionReason.RESULT_CHANGE.value,
-        tournaments=list(tournament_ids),
-        boards=len(boards),
+        tournaments=sorted(tournament_ids),
+        boards=len(resolved),
         keys_removed=len(removed),
-        attempt=attempt + 1,
     )
+    return True
 
 
-_pending = threading.local()
+def _apply_committed(change: ResultChange, row_id: int) -> None:
+    """After the commit: apply this change now. On failure the row stays for a drain."""
+    _apply(change.tournament_ids, {board.name for board in change.boards}, [row_id])
 
 
-def _current_batch() -> _PendingInvalidation | None:
-    """The batch already registered with this transaction, if its callback is still pending.
+def record_result_change(sender: Any, change: ResultChange, using: str, **kwargs: Any) -> None:
+    """The receiver of `events.results_changed`: record the change in the writer's transaction;
+    apply it once that transaction commits. Never gated by a flag."""
+    row = PendingInvalidation.objects.using(using).create(
+        tournament_ids=sorted(change.tournament_ids),
+        board_names=sorted(board.name for board in change.boards),
+    )
+    transaction.on_commit(partial(_apply_committed, change, row.pk), using=using, robust=True)
 
-    A rolled-back savepoint drops the callbacks registered inside it; checking that ours is
-    still queued (Django keeps them in `connection.run_on_commit`) stops a later write from
-    joining a batch that will never run.
+
+def drain() -> int:
+    """Apply pending rows in batches; return how many were applied.
+
+    Normally the rows older than the grace period; after a Redis failure seen by this process,
+    every pending row, and the cache is trusted again once that has succeeded.
     """
-    batch: _PendingInvalidation | None = getattr(_pending, "batch", None)
-    if batch is None:
-        return None
-    connection = transaction.get_connection()
-    queued = any(entry[1] == batch.flush for entry in connection.run_on_commit)
-    return batch if queued else None
+    failures = redis_gateway.failure_count()
+    is_complete = failures != _state.drained_failures
+    grace = 0.0 if is_complete else settings.BOARD_INVALIDATION_GRACE_SECONDS
+    cutoff = timezone.now() - dt.timedelta(seconds=grace)
+    applied = 0
+    while rows := list(
+        PendingInvalidation.objects.filter(created_at__lte=cutoff).order_by("id")[:DRAIN_BATCH]
+    ):
+        tournament_ids = frozenset(each for row in rows for each in row.tournament_ids)
+        names = {name for row in rows for name in row.board_names}
+        if not _apply(tournament_ids, names, [row.pk for row in rows]):
+            return applied
+        applied += len(rows)
+        if not _consumes_rows():
+            break
+    if is_complete:
+        _state.drained_failures = failures
+    return applied
 
 
-def schedule_tournament_invalidation(
-    tournament_ids: Iterable[int],
-    extra_placements: Iterable[Placement] = (),
-    extra_boards: Iterable[BoardRef] = (),
-) -> None:
-    """Invalidate what these tournaments feed once the current transaction commits.
+def mark_serving() -> None:
+    """This process serves requests (its drainer applies pending rows to the cache it reads)."""
+    _state.is_serving = True
 
-    Outside a transaction it runs at once. Inside, all calls of one transaction share a single
-    batch (one flush, however many rows were written). Never gated by a flag.
-    """
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        batch = _PendingInvalidation()
-        batch.tournament_ids.update(tournament_ids)
-        batch.placements.update(extra_placements)
-        batch.boards.update(extra_boards)
-        batch.flush()
-        return
-    batch = _current_batch()
-    if batch is None:
-        batch = _PendingInvalidation()
-        _pending.batch = batch
-        transaction.on_commit(batch.flush, robust=True)
-    batch.tournament_ids.update(tournament_ids)
-    batch.placements.update(extra_placements)
-    batch.boards.update(extra_boards)
+
+# --- Manual invalidation (the staff endpoint): Redis required, applied at once -------------------
+
+
+def invalidate_tournament(tournament_id: int, reason: EvictionReason) -> list[str]:
+    """Every board the tournament feeds; the board keys that existed. Raises
+    RedisUnavailableError."""
+    boards = Tournament.objects.filter(pk=tournament_id).fed_boards()
+    boards.add(BoardRef.tournament(tournament_id))
+    return record_evictions(store.delete_boards(board.name for board in boards), reason)
+
+
+def invalidate_scope(scope: Scope | None, reason: EvictionReason) -> list[str]:
+    """Every board of a scope (None: every board). Raises RedisUnavailableError."""
+    return record_evictions(store.delete_scope(scope), reason)
+
+
+def reset_for_tests() -> None:
+    _state.reset()

@@ -6,8 +6,9 @@ payments), `matches` (schedules, results, disputes), `seeding` (the entry points
 Contract:
 - Deterministic: one `random.Random(DEMO_RANDOM_SEED)` drives every choice, and every loop runs
   in a fixed order, so two builds give the same rows (ids aside).
-- Written through the model layer (`Registration.save` and `Match.save` run `clean()`, signals
-  schedule board invalidation), inside one transaction: a failed build leaves nothing behind.
+- Written through the model layer (`Registration.save` and `Match.save` run `clean()`, and
+  every write announces its result change; the build announces them as one), inside one
+  transaction: a failed build leaves nothing behind.
 - Demo rows are recognisable: users by their e-mail domain `DEMO_EMAIL_DOMAIN`, tournaments and
   teams by their names. `--reset` removes exactly those, never other data.
 - Payment proofs and dispute evidence are recorded by file name only; no file is written.

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from rest_framework.authtoken.models import Token
 
+from apps.common.flag_changes import set_flag
 from apps.common.models import FeatureFlag, FlagName, User
+from apps.tournaments.events import announcements_batched
 from apps.tournaments.models import (
     Dispute,
     Match,
@@ -59,7 +61,7 @@ def build_demo_data(*, reset: bool = False) -> DemoSummary:
     When the data set exists and `reset` is false, nothing is written: the summary describes what
     is there. Runs in its own transaction.
     """
-    with transaction.atomic():
+    with transaction.atomic(), announcements_batched():
         if demo_data_exists() and not reset:
             return describe_demo_data(created=False, flags_turned_on=())
         if reset:
@@ -82,16 +84,19 @@ def remove_demo_data() -> None:
 
 
 def enable_leaderboard_flags(actor: User | None) -> list[str]:
-    """Turn the three leaderboard flags on at 100 % with ORM saves (audited); return the changed."""
+    """Turn the three leaderboard flags on at 100 % (audited, credited to `actor`); return the
+    names of those that changed."""
+    stored = {
+        flag.name: (flag.is_enabled, flag.rollout_percent)
+        for flag in FeatureFlag.objects.filter(name__in=FlagName)
+    }
     turned_on: list[str] = []
     for name in FlagName:
-        flag, _ = FeatureFlag.objects.get_or_create(name=name.value)
-        if flag.is_enabled and flag.rollout_percent == 100:
+        if stored.get(name.value) == (True, 100):
             continue
-        flag.is_enabled = True
-        flag.rollout_percent = 100
-        flag.updated_by = actor
-        flag.save()
+        set_flag(
+            name.value, actor_id=actor.pk if actor else None, is_enabled=True, rollout_percent=100
+        )
         turned_on.append(name.value)
     return turned_on
 

@@ -93,8 +93,7 @@ def test_sliding_window_is_atomic_in_redis(use_redis):
 
 @pytest.mark.django_db
 def test_redis_down_allows_public_reads_and_counts_the_failure(settings, flags_on):
-    from apps.common import redis_gateway
-    from apps.tournaments.utils import metrics
+    from apps.common import metrics, redis_gateway
 
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     redis_gateway.reset_for_tests()

@@ -1,22 +1,39 @@
-"""Prometheus metrics of contract section 7, as module-level objects.
+"""Prometheus metrics of contract section 7, as module-level objects (the one registry).
 
-Label values are bounded (no ids). Known label values are created at zero at import, so every
-series is exported from the first scrape, in multiprocess mode too.
+Label values are bounded (no ids). Every label value known in advance is created at zero when a
+process starts, so every series is exported from the first scrape, in multiprocess mode too: the
+values this module owns (cached, Redis operations, the status codes below) at import, the values
+an app owns (board scopes, eviction reasons) by that app's `AppConfig.ready` through
+`create_series`, and the endpoints of the URLconf by the metrics middleware.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from prometheus_client import Counter, Histogram
 
-SCOPES = ("tournament", "season", "all_time", "history")
+
+class RedisOperation(StrEnum):
+    """The `operation` label of `leaderboard_cache_errors_total`: what a failed Redis call was."""
+
+    GET = "get"
+    SET = "set"
+    DELETE = "delete"
+    LOCK = "lock"
+    TTL = "ttl"
+    SCAN = "scan"
+    THROTTLE = "throttle"
+    FLAGS = "flags"
+    PING = "ping"
+
+
 CACHED_VALUES = ("true", "false")
-EVICTION_REASONS = ("manual", "result_change")
-CACHE_OPERATIONS = ("get", "set", "delete", "lock", "ttl", "scan", "throttle", "flags")
 # Created at zero for every routed endpoint: 200 so the request series exist from the first scrape,
 # 500 so the 5xx ratio reads 0 rather than "no data" while nothing failed.
 KNOWN_STATUS_CODES = ("200", "500")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 REQUESTS = Counter(
     "leaderboard_requests_total",
@@ -43,27 +60,25 @@ SERVICE_LATENCY = Histogram(
     "leaderboard_service_latency_seconds",
     "Time to produce a board in the service layer.",
     ["scope", "cached"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    buckets=LATENCY_BUCKETS,
 )
 API_LATENCY = Histogram(
     "leaderboard_api_latency_seconds",
     "Time to answer an API request.",
     ["endpoint"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    buckets=LATENCY_BUCKETS,
 )
 
 
-def create_known_series() -> None:
-    """Touch every known label combination so it exists at zero."""
-    for scope in SCOPES:
+def create_series(*, scopes: Iterable[str], eviction_reasons: Iterable[str]) -> None:
+    """Touch the label combinations of the board metrics so they exist at zero."""
+    for scope in scopes:
         CACHE_HITS.labels(scope=scope)
         CACHE_MISSES.labels(scope=scope)
         for cached in CACHED_VALUES:
             SERVICE_LATENCY.labels(scope=scope, cached=cached)
-    for reason in EVICTION_REASONS:
+    for reason in eviction_reasons:
         CACHE_EVICTIONS.labels(reason=reason)
-    for operation in CACHE_OPERATIONS:
-        CACHE_ERRORS.labels(operation=operation)
 
 
 def create_endpoint_series(endpoint_names: Iterable[str]) -> None:
@@ -75,4 +90,5 @@ def create_endpoint_series(endpoint_names: Iterable[str]) -> None:
             REQUESTS.labels(endpoint=endpoint, status_code=status_code)
 
 
-create_known_series()
+for _operation in RedisOperation:
+    CACHE_ERRORS.labels(operation=_operation.value)

@@ -1,0 +1,67 @@
+"""Serializer fields for query parameters and bodies, with the contract's 400 messages.
+
+DRF's IntegerField accepts "1.0" and " 7"; an integer parameter of this API is written as
+digits. Choice fields name the valid values in their message (contract section 4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rest_framework import serializers
+
+# Ids are 64-bit signed integers in the database: anything larger cannot name a row.
+MAX_ID = 2**63 - 1
+SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def id_in_range(value: int) -> bool:
+    return 1 <= value <= MAX_ID
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Digits only (an optional leading minus), within the field's bounds. In a JSON body
+    (`accepts_strings=False`) a JSON integer only: not "7", not true."""
+
+    def __init__(self, *, accepts_strings: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.accepts_strings = accepts_strings
+
+    def to_internal_value(self, data: Any) -> int:
+        accepted = (int, str) if self.accepts_strings else (int,)
+        if isinstance(data, bool) or not isinstance(data, accepted):
+            self.fail("invalid")
+        text = str(data)
+        if len(text) > self.MAX_STRING_LENGTH:
+            self.fail("max_string_length")
+        if not _INTEGER.fullmatch(text):
+            self.fail("invalid")
+        return int(text)
+
+
+def integer(minimum: int, maximum: int | None = None, **kwargs: Any) -> StrictIntegerField:
+    bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+    messages = {
+        "invalid": f"Must be an integer {bounds}.",
+        "min_value": f"Must be an integer {bounds}.",
+        "max_value": f"Must be an integer {bounds}.",
+        "max_string_length": f"Must be an integer {bounds}.",
+    }
+    return StrictIntegerField(
+        min_value=minimum, max_value=maximum, error_messages=messages, **kwargs
+    )
+
+
+def choice(values: Iterable[str], **kwargs: Any) -> serializers.ChoiceField:
+    """A choice among `values`; a 400 names them all."""
+    valid = list(values)
+    listed = ", ".join(valid)
+    messages = {
+        "invalid_choice": f"{{input!r}} is not a valid choice; valid values: {listed}.",
+        "required": f"This parameter is required; valid values: {listed}.",
+        **kwargs.pop("error_messages", {}),
+    }
+    return serializers.ChoiceField(choices=valid, error_messages=messages, **kwargs)
