@@ -7,7 +7,8 @@ Without --database-url it runs on a temporary SQLite file; with a PostgreSQL URL
 creates that database (its name must start with `bench_`, so no other database can ever be
 dropped), migrates it, builds the data sets of section 8 (bench/dataset.py), measures every board
 (bench/measurements.py) and drops the database again. Without --redis-url the board cache is the
-in-process store. Progress goes to stderr, the report to stdout. See bench/README.md.
+embedded Redis (fakeredis in this process, `redis_gateway.is_embedded()`; it replaced the
+in-process store). Progress goes to stderr, the report to stdout. See bench/README.md.
 
 The database and the cache are chosen by environment variables read by the settings module, so
 this module imports nothing of Django's at import time: `main` sets the environment first, then
@@ -204,9 +205,8 @@ def run_benchmark(
     """
     from django.db import connection
 
+    from apps.common.flags import is_flag_enabled
     from apps.common.models import FlagName
-    from apps.common.redis_gateway import redis_client
-    from apps.tournaments.services.leaderboard_service import LeaderboardService
     from bench import dataset, measurements
 
     sizes = sizes or dataset.CONTRACT_SIZES
@@ -223,8 +223,8 @@ def run_benchmark(
             cursor.execute("ANALYZE")
     build_seconds = time.perf_counter() - started
 
-    service = LeaderboardService(user_id=None)
-    if not (service.computation_enabled and service.cache_enabled):
+    reader = measurements.READER_USER_ID
+    if not (is_flag_enabled(FlagName.COMPUTE, reader) and is_flag_enabled(FlagName.CACHE, reader)):
         raise RuntimeError(f"{FlagName.COMPUTE} and {FlagName.CACHE} must be on to benchmark")
 
     started = time.perf_counter()
@@ -234,7 +234,7 @@ def run_benchmark(
     if profile is not None:
         progress(f"profiling {profile} ...")
         profile_text = measurements.profile_board(data, profile)
-    machine = _machine_info(connection, redis_client(), load_before)
+    machine = _machine_info(connection, load_before)
     return BenchReport(
         machine=machine,
         sizes=sizes,
@@ -269,8 +269,10 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _machine_info(connection: Any, client: Any, load_before: str) -> dict[str, str]:
+def _machine_info(connection: Any, load_before: str) -> dict[str, str]:
     import django
+
+    from apps.common import redis_gateway
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -279,15 +281,16 @@ def _machine_info(connection: Any, client: Any, load_before: str) -> dict[str, s
         database = f"PostgreSQL {version} (database {connection.settings_dict['NAME']})"
     else:
         database = f"SQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})"
-    if client is not None:
+    if redis_gateway.is_embedded():
+        cache = "embedded Redis (fakeredis in this process, no REDIS_URL)"
+    else:
+        client = redis_gateway.redis_client()
         info = client.info("server")
         kwargs = client.connection_pool.connection_kwargs
         cache = (
             f"Redis {info.get('redis_version')} "
             f"({kwargs.get('host')}:{kwargs.get('port')} db {kwargs.get('db')})"
         )
-    else:
-        cache = "in-process board store (no REDIS_URL)"
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": f"{os.cpu_count()} x {_cpu_model()}",
@@ -480,7 +483,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="PostgreSQL URL of a database the benchmark may drop and recreate (name starting "
         f"with {OWNED_DATABASE_PREFIX!r}, default {DEFAULT_DATABASE_NAME}); omit for SQLite",
     )
-    parser.add_argument("--redis-url", help="Redis for the board cache (a database of its own)")
+    parser.add_argument(
+        "--redis-url",
+        help="Redis for the board cache (a database of its own); omit for the embedded one",
+    )
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help="timed runs per figure")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(

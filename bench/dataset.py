@@ -23,9 +23,10 @@ row) and fire the invalidation signals, which would make 70,000 matches take min
 produces only rows that `clean()` would accept (participants belong to the match's tournament,
 the winner is a participant, counted states carry completed_at, a forfeit names its winner, only
 results have a winner, registrations match the tournament's participation type) and the database
-CHECK constraints still verify the single-row rules on insert. No signal fires (the bulk writes
-schedule one invalidation for the transaction, apps/tournaments/querysets.py); the measurement
-still invalidates each board before warming it, so every board starts cold.
+CHECK constraints still verify the single-row rules on insert. No per-row signal fires (each bulk
+write announces its results once, `apps.tournaments.events.announce_results_changed`, recorded in
+the outbox `PendingInvalidation` and applied after the commit: apps/tournaments/querysets.py); the
+measurement still invalidates each board before warming it, so every board starts cold.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 
 from apps.common import flags
-from apps.common.models import FeatureFlag, FlagName, User
+from apps.common.flag_changes import set_flag
+from apps.common.models import FlagName, User
 from apps.tournaments.models import (
     Game,
     Match,
@@ -143,16 +145,17 @@ def build_bench_data(sizes: BenchSizes = CONTRACT_SIZES, seed: int = DEFAULT_SEE
     with transaction.atomic():
         data = _Builder(sizes, random.Random(seed)).build()
         enable_leaderboard_flags()
+    # `set_flag` drops the cached flag rows when the transaction commits; inside an outer
+    # transaction (the smoke test's) that is never, so drop them here too.
+    flags.forget_cached_rows()
     return data
 
 
 def enable_leaderboard_flags() -> None:
-    """All three flags on at 100 %, and this process's flag cache dropped."""
+    """All three flags on at 100 %, written as every path writes them (`set_flag`: the row and
+    an audit record; the cached rows are dropped after the commit)."""
     for name in FlagName:
-        FeatureFlag.objects.update_or_create(
-            name=name.value, defaults={"is_enabled": True, "rollout_percent": 100}
-        )
-    flags.forget_cached_rows()
+        set_flag(name.value, actor_id=None, is_enabled=True, rollout_percent=100)
 
 
 @dataclass(slots=True)

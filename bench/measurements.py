@@ -1,7 +1,8 @@
 """What the benchmark measures on a built data set, board by board (see bench/README.md).
 
 For each board:
-- `uncached`: the board document computed from SQL and ranked (`compute_*_document`);
+- `uncached`: the board document computed from SQL and ranked (`compute_board`, what a cache miss
+  runs, its season / game lookups included);
 - `bare_sql`: the aggregation module's own statements, replayed with a cursor (execute + fetchall)
   on the same data; `ratio` = uncached / bare_sql (medians of one interleaved loop, so machine
   noise hits both alike);
@@ -10,7 +11,9 @@ For each board:
   SQL answered from memory: one `CompetitorTotals`, or head-to-head match, per fetched row),
   `ranking` (the ranking alone on the aggregate's result) and the remainder `rest_ms` (the
   lookups with their SQL round trips, and the board's row dicts);
-- `cached`: a `LeaderboardService` page read on a warm cache (Redis or the in-process store);
+- `cached`: a `read_board_page` read on a warm cache (Redis; without --redis-url the embedded
+  one, fakeredis in this process, which replaced the in-process store), its rate-limit count
+  (a budget no run reaches) in the same round trip as the page read, as in a request;
 - `encode` / `decode` / `render`: the document to JSON bytes (what a miss stores), back, and one
   page of 50 rows cut from the decoded document (what a page miss on a cached document costs);
 - `uncached_cpu`: this process's CPU time during `uncached` (Python work, including the
@@ -32,6 +35,7 @@ import gc
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +44,10 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.common.rate_limits import KEY_PREFIX as RATE_LIMIT_KEY_PREFIX
+from apps.common.rate_limits import RateLimitCount
 from apps.common.redis_gateway import redis_client
+from apps.tournaments.boards import BoardRef, Scope
 from apps.tournaments.models import (
     BOARD_VISIBLE_STATUSES,
     COUNTED_MATCH_STATES,
@@ -50,22 +57,16 @@ from apps.tournaments.models import (
     Tournament,
 )
 from apps.tournaments.services import aggregation
-from apps.tournaments.services.board_cache import BoardRef, Scope, board_store
+from apps.tournaments.services.board_cache import store
+from apps.tournaments.services.board_cache.keys import lock_key
 from apps.tournaments.services.board_compute import (
     SEASON_RULESET,
     TOURNAMENT_FIELDS,
-    compute_history_document,
-    compute_scoped_document,
-    compute_tournament_document,
+    compute_board,
     rank_tournament,
 )
-from apps.tournaments.services.documents import (
-    PageSpec,
-    decode_document,
-    encode_document,
-    render_page,
-)
-from apps.tournaments.services.leaderboard_service import LeaderboardService, PageResult
+from apps.tournaments.services.board_documents import BoardDocument, PageSpec, render_page
+from apps.tournaments.services.leaderboard_service import BoardPage, read_board_page
 from apps.tournaments.services.ranking import get_ruleset, rank_competitors
 from bench.dataset import BenchData
 
@@ -75,8 +76,8 @@ EXPECTED_QUERIES: Mapping[str, int] = {
     "tournament": 2,  # tournament row + aggregate
     "tournament_head_to_head": 3,  # + the counted matches for the mini-tables
     "tournament_small": 2,
-    "season": 1,  # the aggregate (the season lookup happens in the service, before it)
-    "all_time": 1,
+    "season": 2,  # the season's id (compute_board looks it up) + the aggregate
+    "all_time": 1,  # the aggregate (no game: no game lookup)
     "history": 5,  # user exists, aggregate, tournaments, own registrations, matches (h2h)
 }
 PAGE_SIZE = 50
@@ -88,6 +89,25 @@ SERVER_SQL_ROUNDS = 5
 BOARD_BUDGET_SECONDS = 15.0
 MIN_ROUNDS = 5
 SOLO = str(ParticipationType.SOLO)
+# The reader of the cached reads: no user row is read, and with the flags at 100 % every id gets
+# the same answer (the old service's reads had no user at all).
+READER_USER_ID = 0
+# One rate-limit window for the whole run (removed at the end, with the boards), under a budget
+# no run reaches: the cached read pays the count's script in its round trip, as a request does,
+# and is never refused.
+RATE_LIMIT_KEY = f"{RATE_LIMIT_KEY_PREFIX}bench:{uuid.uuid4().hex}"
+UNLIMITED = 10**9
+
+
+def unlimited_count() -> RateLimitCount:
+    """One request counted against a budget no run reaches (cf. the tests' `unlimited_count`)."""
+    now = time.time()
+    return RateLimitCount(RATE_LIMIT_KEY, UNLIMITED, now, f"{now:.6f}:{uuid.uuid4().hex}")
+
+
+def read_page(board: BoardRef, spec: PageSpec) -> BoardPage:
+    """A page read through the service, as a board view makes it."""
+    return read_board_page(board, spec, user_id=READER_USER_ID, count=unlimited_count())
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +210,10 @@ class BoardCase:
     key: str
     label: str
     board: BoardRef
-    compute: Callable[[], dict[str, Any]]
+    compute: Callable[[], BoardDocument]
     aggregate: Callable[[], Any]
     rank: Callable[[Any], Any]
-    cached_page: Callable[[], PageResult]
+    cached_page: Callable[[], BoardPage]
     counted_matches: int
 
 
@@ -226,14 +246,15 @@ def _tournament_case(key: str, label: str, tournament_id: int) -> BoardCase:
     def rank(aggregated: tuple[list[Any], list[Any]]) -> Any:
         return rank_tournament(tournament, *aggregated)
 
+    board = BoardRef.tournament(tournament_id)
     return BoardCase(
         key=key,
         label=label,
-        board=BoardRef(Scope.TOURNAMENT, tournament_id=tournament_id),
-        compute=lambda: compute_tournament_document(tournament_id),
+        board=board,
+        compute=lambda: compute_board(board),
         aggregate=aggregate,
         rank=rank,
-        cached_page=lambda: LeaderboardService(user_id=None).tournament_page(tournament_id, spec),
+        cached_page=lambda: read_page(board, spec),
         counted_matches=_counted(tournament_id=tournament_id),
     )
 
@@ -242,16 +263,9 @@ def _scoped_case(key: str, label: str, season_slug: str | None, season_id: int |
     if season_slug is not None:
         board = BoardRef(Scope.SEASON, season=season_slug, participant_type=SOLO)
         spec = _spec(f"/api/leaderboards/season/{season_slug}/")
-
-        def cached_page() -> PageResult:
-            return LeaderboardService(user_id=None).season_page(season_slug, None, SOLO, spec)
-
     else:
         board = BoardRef(Scope.ALL_TIME, participant_type=SOLO)
         spec = _spec("/api/leaderboards/all-time/")
-
-        def cached_page() -> PageResult:
-            return LeaderboardService(user_id=None).all_time_page(None, SOLO, spec)
 
     def aggregate() -> list[Any]:
         return aggregation.competitor_totals_across_tournaments(
@@ -268,10 +282,10 @@ def _scoped_case(key: str, label: str, season_slug: str | None, season_id: int |
         key=key,
         label=label,
         board=board,
-        compute=lambda: compute_scoped_document(board, season_id, None),
+        compute=lambda: compute_board(board),
         aggregate=aggregate,
         rank=lambda totals: rank_competitors(totals, get_ruleset(SEASON_RULESET)),
-        cached_page=cached_page,
+        cached_page=lambda: read_page(board, spec),
         counted_matches=_counted(**scope_filter),
     )
 
@@ -303,14 +317,15 @@ def _history_case(user_id: int) -> BoardCase:
             for tournament_id, members in per_tournament.items()
         ]
 
+    board = BoardRef.history(user_id)
     return BoardCase(
         key="history",
         label=f"history ({len(tournament_ids)} tournaments)",
-        board=BoardRef(Scope.HISTORY, user_id=user_id),
-        compute=lambda: compute_history_document(user_id),
+        board=board,
+        compute=lambda: compute_board(board),
         aggregate=aggregate,
         rank=rank,
-        cached_page=lambda: LeaderboardService(user_id=None).history_page(user_id, spec),
+        cached_page=lambda: read_page(board, spec),
         counted_matches=_counted(tournament_id__in=tournament_ids),
     )
 
@@ -467,16 +482,16 @@ def measure_board(case: BoardCase, repeat: int) -> BoardResult:
         row_building = time_calls(case.aggregate, micro_repeat)
     ranking = time_calls(lambda: case.rank(aggregated), micro_repeat)
 
-    encoded = encode_document(document)
-    decoded = decode_document(encoded)
+    encoded = document.encode()
+    decoded = BoardDocument.decode(encoded)
     spec = PageSpec(page=1, page_size=PAGE_SIZE)
-    encode = time_calls(lambda: encode_document(document), micro_repeat)
-    decode = time_calls(lambda: decode_document(encoded), micro_repeat)
+    encode = time_calls(document.encode, micro_repeat)
+    decode = time_calls(lambda: BoardDocument.decode(encoded), micro_repeat)
     render = time_calls(lambda: render_page(decoded, spec), micro_repeat)
 
     # Start cold: drop whatever this board had cached, then one miss stores the document and
     # page 1, and the next read is a hit.
-    board_store().invalidate([case.board])
+    store.delete_boards([case.board.name])
     case.cached_page()
     served_from_cache: list[bool] = []
     cached = time_calls(lambda: served_from_cache.append(case.cached_page().cached), micro_repeat)
@@ -487,7 +502,7 @@ def measure_board(case: BoardCase, repeat: int) -> BoardResult:
     return BoardResult(
         key=case.key,
         label=case.label,
-        rows=len(document["rows"]),
+        rows=len(document.rows),
         counted_matches=case.counted_matches,
         queries=queries,
         expected_queries=EXPECTED_QUERIES[case.key],
@@ -531,12 +546,11 @@ def profile_board(data: BenchData, key: str) -> str:
 
 
 def forget_boards(cases: Sequence[BoardCase]) -> None:
-    """Leave nothing of the benchmark's boards in the cache (documents, versions, locks)."""
+    """Leave nothing of the benchmark's boards in the cache (documents, versions, locks), nor
+    its rate-limit window."""
     boards = [case.board for case in cases]
-    board_store().invalidate(boards)
-    client = redis_client()
-    if client is not None:
-        client.delete(*[key for board in boards for key in (board.version_key, board.lock_key)])
+    store.delete_boards(board.name for board in boards)  # each board's hash and version key
+    redis_client().delete(*[lock_key(board) for board in boards], RATE_LIMIT_KEY)
 
 
 def measure_boards(

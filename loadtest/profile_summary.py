@@ -57,12 +57,18 @@ ROWS: list[tuple[str, Predicate]] = [
     ),
     ("DRF dispatch", contains("APIView.dispatch")),
     ("  token authentication (one SQL query)", contains("TokenAuthentication.authenticate")),
-    ("  rate limit (one Redis script call)", contains("EndpointRateThrottle.allow_request")),
+    (
+        "  rate limit alone (ping; a refused query)",
+        contains("EndpointRateThrottle.allow_request", "BoardView._count_alone"),
+    ),
     ("  flags", contains("is_flag_enabled")),
-    ("  view: TournamentLeaderboardView.get", contains("TournamentLeaderboardView.get")),
-    ("    LeaderboardService._serve", contains("LeaderboardService._serve")),
-    ("      board cache read (one Redis pipeline)", contains("RedisBoardStore.read")),
-    ("      compute_tournament_document (a miss)", contains("compute_tournament_document")),
+    ("  view: BoardView.get (the board views)", contains("BoardView.get")),
+    ("    read_board_page", contains("read_board_page")),
+    (
+        "      rate limit + board cache read (one Redis pipeline)",
+        contains("count_and_read_page"),
+    ),
+    ("      compute_board (a miss)", contains("compute_board")),
     ("        tournament row (ORM lookup)", contains("tournament_row")),
     ("        aggregation.tournament_totals", contains("tournament_totals")),
     (
@@ -75,7 +81,10 @@ ROWS: list[tuple[str, Predicate]] = [
     ("        ranking (rank_tournament)", contains("rank_tournament")),
     ("        board rows (_board_row)", contains("_board_row")),
     ("      render_page", contains("render_page")),
-    ("    page spec (_page_spec, cache_field)", contains("_page_spec", "PageSpec.cache_field")),
+    (
+        "    page spec (BoardView.page_spec, cache_field)",
+        contains("BoardView.page_spec", "PageSpec.cache_field"),
+    ),
     ("  view: PingView.get", contains("PingView.get")),
 ]
 

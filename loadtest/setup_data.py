@@ -158,8 +158,9 @@ def log(message: str) -> None:
 
 
 class Builder:
-    """Writes one profile with bulk_create (no signals, no per-row clean()): only rows clean()
-    would accept; the database CHECK constraints verify the single-row rules."""
+    """Writes one profile with bulk_create (no per-row clean() or signal; each bulk write
+    announces its results once, recorded in the outbox and applied after the commit): only rows
+    clean() would accept; the database CHECK constraints verify the single-row rules."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
@@ -374,14 +375,13 @@ def ensure_clients(count: int) -> tuple[list[dict[str, Any]], str]:
 
 
 def enable_flags() -> None:
-    from apps.common import flags
-    from apps.common.models import FeatureFlag, FlagName
+    """The three flags on at 100 %, through `set_flag` (an audit record each; the cached flag
+    rows are dropped once the caller's transaction commits)."""
+    from apps.common.flag_changes import set_flag
+    from apps.common.models import FlagName
 
     for name in FlagName:
-        FeatureFlag.objects.update_or_create(
-            name=name.value, defaults={"is_enabled": True, "rollout_percent": 100}
-        )
-    flags.forget_cached_rows()
+        set_flag(name.value, actor_id=None, is_enabled=True, rollout_percent=100)
 
 
 def manifest(clients: list[dict[str, Any]], staff_token: str) -> dict[str, Any]:
@@ -428,8 +428,9 @@ def build(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from apps.tournaments.boards import EvictionReason
     from apps.tournaments.models import Game
-    from apps.tournaments.services.board_cache import EvictionReason, invalidate_scope
+    from apps.tournaments.services.board_cache.invalidation import invalidate_scope
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
@@ -484,7 +485,9 @@ def commit_result(args: argparse.Namespace) -> None:
         match.completed_at = now
         match.winner_id = match.participant1_id
         match.score1, match.score2 = 3, 0
-        match.save()  # clean() and the invalidation signal, like any result write
+        # clean() and the results-changed announcement (an outbox row, boards invalidated after
+        # the commit), like any result write
+        match.save()
     committed_at = time.time()  # after COMMIT and the on-commit invalidation
     print(
         json.dumps(

@@ -4,7 +4,7 @@
 
 For contract section 8 (c) and (d), in one process and one interleaved loop (machine noise hits
 both series alike): per round, the board document computed from SQL and ranked
-(`compute_tournament_document` / `compute_scoped_document`, what a cache miss runs) and the
+(`board_compute.compute_board`, what a cache miss runs, the season lookup included) and the
 aggregation's own SQL statements replayed with a plain cursor (captured with
 `CaptureQueriesContext` while the engine ran, so the text and parameters are exactly the
 engine's). Reports medians, the spread (p10-p90), the ratio of medians and the query count.
@@ -83,29 +83,26 @@ def main() -> None:
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    configure_django(args.database_url, "")  # no Redis: nothing is cached or read from a cache
-    from apps.tournaments.models import Season
-    from apps.tournaments.services.board_cache import BoardRef, Scope
-    from apps.tournaments.services.board_compute import (
-        compute_scoped_document,
-        compute_tournament_document,
-    )
+    # No REDIS_URL: the embedded Redis (fakeredis in this process), which compute_board never
+    # touches: nothing is cached or read from a cache.
+    configure_django(args.database_url, "")
+    from apps.tournaments.boards import BoardRef, Scope
+    from apps.tournaments.services.board_compute import compute_board
 
     manifest = json.loads(Path(args.manifest).read_text())
-    big = manifest["big_tournament_id"]
-    season_id = Season.objects.get(slug=manifest["season_slug"]).pk
+    big_board = BoardRef.tournament(manifest["big_tournament_id"])
     season_board = BoardRef(Scope.SEASON, season=manifest["season_slug"], participant_type="solo")
     results = [
         measure(
             f"tournament {manifest['big_board_competitors']} competitors / "
             f"{manifest['big_board_counted_matches']} matches",
-            lambda: compute_tournament_document(big),
+            lambda: compute_board(big_board),
             args.rounds,
         ),
         measure(
             f"season {manifest['season_tournaments']} tournaments / "
             f"{manifest['season_counted_matches']} matches",
-            lambda: compute_scoped_document(season_board, season_id, None),
+            lambda: compute_board(season_board),
             max(5, args.rounds // 3),
         ),
     ]

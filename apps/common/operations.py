@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from apps.common.api.errors import ErrorCode, error_body
-from apps.common.redis_gateway import is_redis_reachable, redis_client
+from apps.common.redis_gateway import is_embedded, is_redis_reachable
 
 OperationsView = Callable[[HttpRequest], HttpResponse]
 
@@ -53,7 +53,7 @@ def _database_reachable() -> bool:
 @_get_only
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_reachable()}
-    if redis_client() is not None:
+    if not is_embedded():  # a configured Redis; the embedded one lives in this process
         checks["redis"] = is_redis_reachable()
     failed = [name for name, ok in checks.items() if not ok]
     if failed:

@@ -87,7 +87,7 @@ class BoardFeedingQuerySet(models.QuerySet[ModelT]):
             return super().update(**kwargs)
         if self.query.is_sliced:
             raise TypeError("Cannot update a query once a slice has been taken.")
-        with transaction.atomic(using=self.db):
+        with transaction.atomic(using=self.db, savepoint=False):
             change = self.order_by()._change_of_rows(kwargs)
             rows = super().update(**kwargs)
             if rows:
@@ -106,7 +106,7 @@ class BoardFeedingQuerySet(models.QuerySet[ModelT]):
         unique_fields: Sequence[str] | None = None,
     ) -> list[ModelT]:
         objs = list(objs)
-        with transaction.atomic(using=self.db):
+        with transaction.atomic(using=self.db, savepoint=False):
             change = ResultChange()
             stored_pks = [obj.pk for obj in objs if obj.pk is not None]
             if update_conflicts and stored_pks:
@@ -126,7 +126,7 @@ class BoardFeedingQuerySet(models.QuerySet[ModelT]):
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self.db):
+        with transaction.atomic(using=self.db, savepoint=False):
             change = self.order_by()._change_of_deleted()
             deleted = super().delete()
             if deleted[0]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 # Ids are 64-bit signed integers in the database: anything larger cannot name a row.
@@ -24,11 +25,24 @@ def id_in_range(value: int) -> bool:
 
 class StrictIntegerField(serializers.IntegerField):
     """Digits only (an optional leading minus), within the field's bounds. In a JSON body
-    (`accepts_strings=False`) a JSON integer only: not "7", not true."""
+    (`accepts_strings=False`) a JSON integer only: not "7", not true. A query parameter given
+    empty (`?page=`) is a bad value, not an absent one."""
 
     def __init__(self, *, accepts_strings: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.accepts_strings = accepts_strings
+        # The bounds are checked below, so the message can name the value sent; DRF's own
+        # validators would say it again without it.
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, MinValueValidator | MaxValueValidator)
+        ]
+
+    def get_value(self, dictionary: Any) -> Any:
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
 
     def to_internal_value(self, data: Any) -> int:
         accepted = (int, str) if self.accepts_strings else (int,)
@@ -39,20 +53,34 @@ class StrictIntegerField(serializers.IntegerField):
             self.fail("max_string_length")
         if not _INTEGER.fullmatch(text):
             self.fail("invalid")
-        return int(text)
+        value = int(text)
+        too_small = self.min_value is not None and value < self.min_value
+        too_large = self.max_value is not None and value > self.max_value
+        if too_small or too_large:
+            self.fail("out_of_range", value=value)
+        return value
+
+
+class PageNumberField(StrictIntegerField):
+    """A positive page number of any length: one beyond 64 bits is past any last page (a 404
+    later, not a 400), read as MAX_ID + 1 without converting thousands of digits."""
+
+    def to_internal_value(self, data: Any) -> int:
+        text = str(data).lstrip("0") if isinstance(data, str) and data.isdigit() else None
+        if text is not None and len(text) > len(str(MAX_ID)):
+            return MAX_ID + 1
+        return super().to_internal_value(data)
 
 
 def integer(minimum: int, maximum: int | None = None, **kwargs: Any) -> StrictIntegerField:
     bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
     messages = {
         "invalid": f"Must be an integer {bounds}.",
-        "min_value": f"Must be an integer {bounds}.",
-        "max_value": f"Must be an integer {bounds}.",
+        "out_of_range": f"Must be an integer {bounds}; got {{value}}.",
         "max_string_length": f"Must be an integer {bounds}.",
     }
-    return StrictIntegerField(
-        min_value=minimum, max_value=maximum, error_messages=messages, **kwargs
-    )
+    field_class = kwargs.pop("field_class", StrictIntegerField)
+    return field_class(min_value=minimum, max_value=maximum, error_messages=messages, **kwargs)
 
 
 def choice(values: Iterable[str], **kwargs: Any) -> serializers.ChoiceField:

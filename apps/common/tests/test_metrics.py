@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 
 from apps.common import metrics, operations
 from apps.common.middleware import routed_endpoint_names
+from apps.tournaments.boards import EvictionReason, Scope
 from apps.tournaments.tests.factories import UserFactory
 from apps.tournaments.tests.scenarios import build_solo_cup
 
@@ -257,10 +258,10 @@ def test_label_values_never_carry_ids(player, flags_on) -> None:
 
     text = _scrape()
     allowed = {
-        "scope": set(metrics.SCOPES),
+        "scope": {scope.value for scope in Scope},
         "cached": set(metrics.CACHED_VALUES),
-        "reason": set(metrics.EVICTION_REASONS),
-        "operation": set(metrics.CACHE_OPERATIONS),
+        "reason": {reason.value for reason in EvictionReason},
+        "operation": {operation.value for operation in metrics.RedisOperation},
     }
     for name, samples in _parse(text).items():
         if not name.startswith("leaderboard_"):

@@ -19,7 +19,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from apps.common.api.fields import MAX_ID, SLUG_PATTERN, choice, id_in_range, integer
+from apps.common.api.fields import (
+    MAX_ID,
+    SLUG_PATTERN,
+    PageNumberField,
+    choice,
+    id_in_range,
+    integer,
+)
 from apps.common.api.throttles import remember_rate_limit
 from apps.common.api.views import PublicLeaderboardView
 from apps.common.errors import RateLimitExceededError, ServiceError
@@ -40,7 +47,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 
 class PageQuery(serializers.Serializer):
     # No upper bound on `page`: a page past the last is a 404, however far past.
-    page = integer(1, required=False, default=1)
+    page = integer(1, required=False, default=1, field_class=PageNumberField)
     page_size = integer(1, MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
 
 

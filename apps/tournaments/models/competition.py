@@ -63,14 +63,14 @@ class Game(BoardFeedingModel):
         )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             stored = self.stored_values("slug")
             super().save(*args, **kwargs)
             if stored is not None and stored["slug"] != self.slug:
                 self.announce([], self._boards_of(stored["slug"]))
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             boards = self._boards_of(self.slug)
             deleted = super().delete(*args, **kwargs)
             self.announce([], boards)
@@ -96,14 +96,14 @@ class Season(BoardFeedingModel):
         return season_boards([slug], games, ParticipationType.values)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             stored = self.stored_values("slug")
             super().save(*args, **kwargs)
             if stored is not None and stored["slug"] != self.slug:
                 self.announce([], self._boards_of(stored["slug"]))
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             boards = self._boards_of(self.slug)
             deleted = super().delete(*args, **kwargs)
             self.announce([], boards)
@@ -173,7 +173,7 @@ class Tournament(BoardFeedingModel):
         """Announces this tournament, and the season and all-time boards of where it was when
         it moves (another season, game or type)."""
         update_fields = kwargs.get("update_fields")
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             before = self.stored_values("season__slug", "game__slug", "participation_type")
             super().save(*args, **kwargs)
             if self.saves_board_fields(update_fields):
@@ -186,7 +186,7 @@ class Tournament(BoardFeedingModel):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         """Names every board it fed while its registrations still exist (they go with it)."""
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             boards = Tournament.objects.filter(pk=self.pk).fed_boards()
             deleted = super().delete(*args, **kwargs)
             self.announce([], boards)

@@ -105,7 +105,7 @@ class Registration(BoardFeedingModel):
         taken from."""
         self.clean()
         update_fields = kwargs.get("update_fields")
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             before = self.stored_values("tournament_id", "user_id") or {}
             super().save(*args, **kwargs)
             if self.saves_board_fields(update_fields):
@@ -115,7 +115,7 @@ class Registration(BoardFeedingModel):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         """Names the histories of its user and roster: after the delete nothing links them."""
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             users = {self.user_id, *self.roster.values_list("id", flat=True)} - {None}
             deleted = super().delete(*args, **kwargs)
             self.announce([self.tournament_id], [BoardRef.history(user) for user in users])

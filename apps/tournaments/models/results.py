@@ -152,14 +152,14 @@ class Match(BoardFeedingModel):
         """Announces its tournament (and the one it left, if it moved)."""
         self.clean()
         update_fields = kwargs.get("update_fields")
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             before = self.stored_values("tournament_id") or {}
             super().save(*args, **kwargs)
             if self.saves_board_fields(update_fields):
                 self.announce([self.tournament_id, before.get("tournament_id")])
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             deleted = super().delete(*args, **kwargs)
             self.announce([self.tournament_id])
         return deleted
@@ -217,7 +217,7 @@ class Dispute(BoardFeedingModel):
         if not self.saves_board_fields(kwargs.get("update_fields")):
             super().save(*args, **kwargs)
             return
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             before = self.stored_values("status", "match_id")
             super().save(*args, **kwargs)
             if before is None or (before["status"], before["match_id"]) != (
@@ -228,7 +228,7 @@ class Dispute(BoardFeedingModel):
                 self.announce(self._tournaments_of_matches(*match_ids))
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self._state.db):
+        with transaction.atomic(using=self._state.db, savepoint=False):
             tournament_ids = self._tournaments_of_matches(self.match_id)
             deleted = super().delete(*args, **kwargs)
             self.announce(tournament_ids)

@@ -74,4 +74,4 @@ def test_the_optional_profile_appends_a_call_tree_to_the_report():
         TINY, repeat=1, progress=lambda _: None, profile="tournament"
     )
 
-    assert "compute_tournament_document" in bench_leaderboards.format_report(report)
+    assert "compute_board" in bench_leaderboards.format_report(report)

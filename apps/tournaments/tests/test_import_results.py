@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,19 +26,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import User
+from apps.tournaments.boards import BoardRef, Placement, Scope
+from apps.tournaments.events import ResultChange, results_changed
 from apps.tournaments.models import (
     Dispute,
     Game,
     Match,
     MatchState,
     Payment,
+    PendingInvalidation,
     Registration,
     Season,
     Team,
     Tournament,
 )
-from apps.tournaments.services import board_cache, results_import
-from apps.tournaments.services.board_cache import BoardRef, Scope, board_store
+from apps.tournaments.services.board_cache import store
 from apps.tournaments.tests.factories import (
     GameFactory,
     RegistrationFactory,
@@ -45,6 +48,7 @@ from apps.tournaments.tests.factories import (
     TournamentFactory,
     UserFactory,
 )
+from apps.tournaments.tests.reads import is_cached
 
 pytestmark = pytest.mark.django_db
 
@@ -928,49 +932,57 @@ def test_rows_created_after_an_import_do_not_collide_with_imported_ids(tmp_path:
     assert user.pk == 900_002
 
 
-def test_the_import_schedules_invalidation_of_the_tournaments_it_touched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[list[int], set[Any], list[BoardRef]]] = []
+@pytest.fixture
+def announced() -> Iterator[list[tuple[list[int], set[BoardRef]]]]:
+    """What is announced, call by call: (sorted tournament ids, boards named)."""
+    calls: list[tuple[list[int], set[BoardRef]]] = []
 
-    def record(ids: list[int], extra_placements: Any = (), extra_boards: Any = ()) -> None:
-        calls.append((list(ids), set(extra_placements), list(extra_boards)))
+    def record(sender: object, change: ResultChange, **kwargs: object) -> None:
+        calls.append((sorted(change.tournament_ids), set(change.boards)))
 
-    monkeypatch.setattr(results_import, "schedule_tournament_invalidation", record)
+    results_changed.connect(record, dispatch_uid="test_import_results")
+    yield calls
+    results_changed.disconnect(dispatch_uid="test_import_results")
+
+
+def _placed(season: str | None, game: str, participant_type: str) -> set[BoardRef]:
+    return Placement(season, game, participant_type).boards()
+
+
+def test_an_import_announces_once_what_it_touched(tmp_path: Path, announced) -> None:
     bundle = valid_bundle()
 
-    # when a bundle is imported: both new tournaments
+    # when a bundle is imported: both new tournaments, in one announcement
     run_import(bundle, tmp_path)
-    assert calls == [([501, 502], set(), [])]
+    assert announced == [([501, 502], set())]
 
-    # when the same bundle is imported again: nothing changed, nothing to invalidate
+    # when the same bundle is imported again: nothing changed, nothing announced
     run_import(bundle, tmp_path)
-    assert calls == [([501, 502], set(), [])]
+    assert announced == [([501, 502], set())]
 
     # when a file moves tournament 501 out of its season, and gives registration 602 to user 303:
     # tournament 501, its old season boards, and user 302's history
     bundle["tournaments"][0]["season"] = None
     bundle["registrations"][1]["user"] = 303
     run_import(bundle, tmp_path)
-    assert calls[-1] == (
+    assert announced[-1] == (
         [501],
-        {("2025-spring", "valorant", "solo")},
-        [BoardRef(Scope.HISTORY, user_id=302)],
+        _placed("2025-spring", "valorant", "solo") | {BoardRef.history(302)},
     )
 
     # when a file changes only a dispute: the tournament of its match
     bundle["disputes"][0]["status"] = "resolved"
     run_import(bundle, tmp_path)
-    assert calls[-1] == ([501], {(None, "valorant", "solo")}, [])
+    assert announced[-1] == ([501], _placed(None, "valorant", "solo"))
 
     # when a file renames the game's slug: every tournament of the game, at its old placement
     bundle["games"][0]["slug"] = "valorant-2"
     run_import(bundle, tmp_path)
-    assert calls[-1] == (
+    assert announced[-1] == (
         [501, 502],
-        {(None, "valorant", "solo"), (None, "valorant", "team")},
-        [],
+        _placed(None, "valorant", "solo") | _placed(None, "valorant", "team"),
     )
+    assert len(announced) == 4  # one per import that changed something
 
 
 @pytest.mark.django_db(transaction=True)
@@ -978,36 +990,36 @@ def test_a_committed_import_invalidates_the_cached_board(tmp_path: Path) -> None
     # given an imported tournament whose board is cached
     bundle = valid_bundle()
     run_import(bundle, tmp_path)
-    store = board_store()
-    board = BoardRef(Scope.TOURNAMENT, tournament_id=501)
+    board = BoardRef.tournament(501)
     version = store.read(board, None).version
     assert version is not None
     assert store.store_document(board, version, b'{"results": []}')
-    assert store.read(board, None).document == b'{"results": []}'
+    assert is_cached(board)
 
     # when an import changes one of its matches and commits
     bundle["matches"][0]["score2"] = 9
     run_import(bundle, tmp_path)
 
     # then the cached board is gone
-    assert store.read(board, None).document is None
+    assert not is_cached(board)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_bulk_writes_of_an_import_join_its_one_invalidation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The managers of the models schedule invalidation for their bulk writes as well; inside
-    the import's transaction every call joins one batch, flushed once after the commit."""
-    # given an imported bundle
+def test_a_committed_import_leaves_one_change_applied_at_once(tmp_path: Path, announced) -> None:
+    """One announcement, one outbox row in the import's transaction, one invalidation after the
+    commit: the tournament, its old season board and the history of the user who lost the
+    registration."""
+    # given an imported bundle whose boards are cached
     bundle = valid_bundle()
     run_import(bundle, tmp_path)
-    flushes: list[tuple[frozenset[BoardRef], tuple[int, ...]]] = []
-    monkeypatch.setattr(
-        board_cache.invalidation,
-        "invalidate_with_retries",
-        lambda boards, tournament_ids: flushes.append((boards, tournament_ids)),
-    )
+    boards = [
+        BoardRef.tournament(501),
+        BoardRef(Scope.SEASON, season="2025-spring", participant_type="solo"),
+        BoardRef.history(302),
+    ]
+    for board in boards:
+        store.store_document(board, store.read(board, None).version or "", b"{}")
+    recorded = PendingInvalidation.objects.count()
 
     # when a file changes a match, moves a tournament out of its season, gives a registration
     # to another user and resolves a dispute
@@ -1017,22 +1029,17 @@ def test_the_bulk_writes_of_an_import_join_its_one_invalidation(
     bundle["disputes"][0]["status"] = "resolved"
     run_import(bundle, tmp_path)
 
-    # then one flush invalidates it all: the tournament, its old season board and the history
-    # of the user who lost the registration
-    assert len(flushes) == 1
-    boards, tournament_ids = flushes[0]
-    assert tournament_ids == (501,)
-    assert BoardRef(Scope.TOURNAMENT, tournament_id=501) in boards
-    assert BoardRef(Scope.SEASON, season="2025-spring", participant_type="solo") in boards
-    assert BoardRef(Scope.HISTORY, user_id=302) in boards
+    # then one change was announced and recorded, and every one of those boards is gone
+    assert len(announced) == 2
+    assert PendingInvalidation.objects.count() in (recorded, recorded + 1)  # kept: embedded
+    assert [is_cached(board) for board in boards] == [False, False, False]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unchanged_import_leaves_the_cached_board(tmp_path: Path) -> None:
     bundle = valid_bundle()
     run_import(bundle, tmp_path)
-    store = board_store()
-    board = BoardRef(Scope.TOURNAMENT, tournament_id=501)
+    board = BoardRef.tournament(501)
     version = store.read(board, None).version
     assert version is not None
     assert store.store_document(board, version, b"{}")

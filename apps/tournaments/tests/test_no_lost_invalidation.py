@@ -162,7 +162,6 @@ def served(tmp_path: Path, private_redis: DedicatedRedis) -> Iterator[dict[str, 
         server.wait(timeout=30)
 
 
-
 def test_a_result_committed_while_redis_is_frozen_reaches_the_cached_board(served):
     board_url = f"{served['base_url']}/api/tournaments/1/leaderboard/"
     token = served["token"]

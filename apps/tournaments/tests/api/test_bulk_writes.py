@@ -9,9 +9,16 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from apps.tournaments.models import Match, MatchState, Registration, RegistrationStatus
-from apps.tournaments.services.board_cache import BoardRef, Scope, board_store
+from apps.tournaments.boards import BoardRef
+from apps.tournaments.models import (
+    Match,
+    MatchState,
+    PendingInvalidation,
+    Registration,
+    RegistrationStatus,
+)
 from apps.tournaments.tests.factories import UserFactory
+from apps.tournaments.tests.reads import is_cached
 from apps.tournaments.tests.scenarios import at, build_round_robin, build_solo_cup
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,8 +109,7 @@ def test_matches_removed_by_a_queryset_delete_are_gone_at_the_next_read(player_c
     url = BOARD.format(cup.tournament.pk)
     assert _row(_served_from_cache(player_client, url), cup.users["A"].pk)["matches_played"] == 2
 
-    # when A's matches as first seat are deleted through the queryset (Django deletes them one
-    # by one and sends post_delete for each, because Match has delete receivers)
+    # when A's matches as first seat are deleted through the queryset
     Match.objects.filter(participant1=cup.registrations["A"]).delete()
 
     # then the next read no longer counts them
@@ -166,11 +172,29 @@ def test_a_rolled_back_bulk_update_leaves_the_cached_board(player_client, flags_
     tournament = build_round_robin(3)
     url = BOARD.format(tournament.pk)
     _served_from_cache(player_client, url)
+    recorded = PendingInvalidation.objects.count()
 
     with pytest.raises(RuntimeError), transaction.atomic():
         Match.objects.filter(tournament=tournament).update(score1=9)
         raise RuntimeError("abandon the write")
 
-    assert board_store().board_keys(Scope.TOURNAMENT) == [
-        BoardRef(Scope.TOURNAMENT, tournament_id=tournament.pk).key
-    ]
+    assert is_cached(BoardRef.tournament(tournament.pk))
+    assert PendingInvalidation.objects.count() == recorded
+
+
+def test_an_update_of_fields_no_board_shows_announces_nothing(
+    player_client, flags_on, django_assert_num_queries
+):
+    # given a cached board
+    tournament = build_round_robin(3)
+    url = BOARD.format(tournament.pk)
+    _served_from_cache(player_client, url)
+    recorded = PendingInvalidation.objects.count()
+
+    # when only the schedule of its matches changes: one UPDATE, nothing read or recorded
+    with django_assert_num_queries(1):
+        Match.objects.filter(tournament=tournament).update(round=7)
+
+    # then the board stays cached
+    assert is_cached(BoardRef.tournament(tournament.pk))
+    assert PendingInvalidation.objects.count() == recorded

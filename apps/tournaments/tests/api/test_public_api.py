@@ -431,9 +431,7 @@ def test_database_unreachable_is_503_in_the_envelope(player_client, flags_on, mo
     def unreachable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(
-        "apps.tournaments.services.leaderboard_service.compute_tournament_document", unreachable
-    )
+    monkeypatch.setattr("apps.tournaments.services.leaderboard_service.compute_board", unreachable)
     response = player_client.get(BOARD.format(tournament.pk))
 
     assert response.status_code == 503

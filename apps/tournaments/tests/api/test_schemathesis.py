@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -21,9 +22,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from apps.tournaments.tests.factories import SeasonFactory, UserFactory
 from apps.tournaments.tests.scenarios import build_round_robin, build_solo_cup
-from deltacrown.wsgi import application
-
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+# Django's handler itself: importing deltacrown.wsgi would make the test process a serving
+# process (a housekeeping thread draining the test database).
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 SCOPED_PATH = "/api/tournaments/leaderboards/scoped/"
 
 

@@ -1,4 +1,5 @@
-"""The page read rides on the rate limit's Redis round trip: one round trip per cached GET."""
+"""The read path's Redis traffic: a cached GET costs one round trip (the rate-limit script and
+the page read, pipelined by `store.count_and_read_page`), a refused query only the count."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import redis
 
 from apps.common.models import FeatureFlag, FlagName
-from apps.tournaments.services.board_cache import RedisBoardStore
+from apps.tournaments.services.board_cache import store
 from apps.tournaments.tests.scenarios import build_round_robin
 
 FLAG_KEY_PREFIX = "dc:flags:"  # the flag rows' shared copy: read at most every few seconds
@@ -42,15 +43,15 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 @pytest.fixture
 def board_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Board names the service read from Redis on its own (not riding on the rate limit)."""
+    """Board names read from Redis in a round trip of their own (not with the rate limit)."""
     reads: list[str] = []
-    original = RedisBoardStore.read
+    original = store.read
 
-    def read(self, board, page_field):
+    def read(board, page_field):
         reads.append(board.name)
-        return original(self, board, page_field)
+        return original(board, page_field)
 
-    monkeypatch.setattr(RedisBoardStore, "read", read)
+    monkeypatch.setattr(store, "read", read)
     return reads
 
 
@@ -92,7 +93,7 @@ def test_the_first_read_of_a_board_starts_its_version_and_still_serves(
 
     response = player_client.get(f"/api/tournaments/{tournament.pk}/leaderboard/")
 
-    # the ride found no version, started one, and the computed page was stored under it
+    # the read found no version, started one, and the computed page was stored under it
     assert response.status_code == 200
     assert round_trips[0] == ["EVALSHA", "GET", "HMGET"]
     assert ["SET", "GET"] in round_trips
@@ -101,7 +102,7 @@ def test_the_first_read_of_a_board_starts_its_version_and_still_serves(
 
 
 @pytest.mark.django_db
-def test_invalid_parameters_ride_nothing_but_still_count(
+def test_invalid_parameters_read_nothing_but_still_count(
     use_redis, flags_on, player_client, round_trips
 ):
     tournament = build_round_robin(2)
