@@ -1,5 +1,5 @@
 # DeltaCrown Leaderboards: developer commands. Everything runs in .venv with Python 3.11.
-# With no environment variables set the service uses SQLite (db.sqlite3) and an in-process cache.
+# With no environment variables set the service uses SQLite (db.sqlite3) and an embedded Redis.
 # See .env.example for the variables (DATABASE_URL, REDIS_URL, ...).
 
 SHELL := /bin/bash
@@ -27,7 +27,7 @@ help:
 	@echo "make test    create .venv, install dev tools, run the whole test suite (pytest)"
 	@echo "make serve-prod  gunicorn + PostgreSQL + Redis, production settings (scripts/serve_prod.sh)"
 	@echo "make check   lint + format check + migrations check + OpenAPI schema check + tests"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check, ruff format --check, lint-imports (the layers in pyproject.toml)"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make seed    migrate and load the demo data set (idempotent; manage.py seed_demo --reset rebuilds)"
 	@echo "make clean   remove caches and collected static files (keeps .venv and db.sqlite3)"
@@ -76,6 +76,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .

@@ -372,23 +372,27 @@ def test_a_staff_user_without_model_permissions_cannot_add_or_delete_flags(
 ) -> None:
     flag = FeatureFlag.objects.get(name=FlagName.API)
 
+    # when a staff user without permissions posts the add form and confirms a deletion
     add = operator_client.post(
         "/admin/common/featureflag/add/",
         {"name": EXPERIMENT, "rollout_percent": "100", "description": "", "_save": "Save"},
     )
     delete = operator_client.post(f"/admin/common/featureflag/{flag.pk}/delete/", {"post": "yes"})
 
+    # then both are forbidden, and nothing is written
     assert (add.status_code, delete.status_code) == (403, 403)
     assert FeatureFlag.objects.count() == 3
     assert AuditRecord.objects.count() == 0
 
 
 def test_a_user_who_is_not_staff_cannot_open_the_flags() -> None:
+    # given a logged-in player (not staff)
     User.objects.create_user(username="player", password="correct-horse-9")
     client = Client()
     assert client.login(username="player", password="correct-horse-9")
     flag = FeatureFlag.objects.get(name=FlagName.API)
 
+    # when it opens the flag list and posts the change form
     listing = client.get("/admin/common/featureflag/")
     status_code = _post_change_form(client, flag, is_enabled=True)
 

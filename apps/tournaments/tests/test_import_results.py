@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -1083,17 +1082,16 @@ def _league(match_count: int) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_a_thousand_matches_import_in_a_few_seconds(tmp_path: Path) -> None:
+def test_a_thousand_matches_import_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
     path = write_bundle(_league(1000), tmp_path)
-    started = time.perf_counter()
-    call_command("import_results", str(path), stdout=io.StringIO())
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    call_command("import_results", str(path), stdout=io.StringIO())
-    again = time.perf_counter() - started
+    first, again = io.StringIO(), io.StringIO()
+
+    call_command("import_results", str(path), stdout=first)
+    call_command("import_results", str(path), stdout=again)
+
     assert Match.objects.count() == 1000
-    assert first < 5.0, f"first import took {first:.2f} s"
-    assert again < 5.0, f"second import took {again:.2f} s"
+    assert "matches: 1000 created, 0 updated, 0 unchanged" in first.getvalue()
+    assert "matches: 0 created, 0 updated, 1000 unchanged" in again.getvalue()
 
 
 def test_the_query_count_does_not_grow_with_the_bundle(tmp_path: Path) -> None:

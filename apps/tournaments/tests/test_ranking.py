@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -619,9 +618,9 @@ def test_ranking_module_imports_no_django() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_ranking_a_thousand_rows_takes_milliseconds() -> None:
+def test_a_thousand_rows_with_ties_at_every_step_rank_one_to_a_thousand() -> None:
     # given: 1,000 rows with many ties at every step, under both rulesets (200 matches between
-    # registrations), best of three runs
+    # registrations); their speed is measured by bench/, not asserted here
     generator = random.Random(7)
     rows = [
         entry(
@@ -639,15 +638,14 @@ def test_ranking_a_thousand_rows_takes_milliseconds() -> None:
         beat(generator.randrange(0, 500), generator.randrange(500, 1000)) for _ in range(200)
     ]
     # when
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        five_step = rank_competitors(rows, FIVE_STEP)
-        head_to_head = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
-        timings.append(time.perf_counter() - started)
-    # then: a generous budget (measured here: a few milliseconds per ranking)
-    assert len(five_step.rows) == len(head_to_head.rows) == 1000
-    assert min(timings) < 0.25
+    five_step = rank_competitors(rows, FIVE_STEP)
+    head_to_head = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    # then: every rank once, in order, and the same result from the rows in reverse
+    for ranking in (five_step, head_to_head):
+        assert [row.rank for row in ranking.rows] == list(range(1, 1001))
+    reversed_rows = list(reversed(rows))
+    again = rank_competitors(reversed_rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    assert [row.totals for row in again.rows] == [row.totals for row in head_to_head.rows]
 
 
 # --- properties -------------------------------------------------------------------------------

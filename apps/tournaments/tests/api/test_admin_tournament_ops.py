@@ -17,7 +17,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.models import User
-from apps.tournaments.api import admin_tournament_ops
+from apps.tournaments.api.admin_tournament_ops import (
+    AdminDisputeListSerializer,
+    AdminMatchListSerializer,
+    AdminPaymentListSerializer,
+    TournamentDisputesView,
+    TournamentMatchesView,
+    TournamentPaymentsView,
+)
 from apps.tournaments.models import (
     Dispute,
     DisputeReason,
@@ -31,7 +38,15 @@ from apps.tournaments.models import (
     Tournament,
     TournamentStatus,
 )
-from apps.tournaments.services.tournament_ops import DISPUTES, MATCHES, PAYMENTS, Window, list_rows
+from apps.tournaments.services.tournament_ops import (
+    DISPUTES,
+    MATCHES,
+    PAYMENTS,
+    RowCounts,
+    TournamentRows,
+    count_rows,
+    rows,
+)
 from apps.tournaments.tests.factories import (
     BASE_TIME,
     DisputeFactory,
@@ -674,6 +689,7 @@ DISPUTE_REASONS = "score_mismatch, no_show, cheating, technical_issue, other"
         (payments_url, "status", "paid", PAYMENT_STATUSES),
         (payments_url, "status", "VERIFIED", PAYMENT_STATUSES),
         (payments_url, "status", "", PAYMENT_STATUSES),
+        (payments_url, "status", "100% sure", PAYMENT_STATUSES),
         (matches_url, "state", "finished", MATCH_STATES),
         (matches_url, "state", "Completed", MATCH_STATES),
         (disputes_url, "status", "closed", DISPUTE_STATUSES),
@@ -754,9 +770,11 @@ def test_every_bad_parameter_is_reported_at_once(staff_client, ops):
         {"status": "x", "reason": "y", "limit": "0", "offset": "-1"},
     )
 
-    # then
+    # then: the filters first, in their declared order, then the window
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"status", "reason", "limit", "offset"}
+    assert list(response.json()["errors"]) == ["status", "reason", "limit", "offset"]
+    assert response.json()["detail"].startswith("Invalid status: ")
 
 
 # --- limit, offset, has_more --------------------------------------------------------------------
@@ -873,40 +891,83 @@ def small_and_large(db) -> tuple[Tournament, Tournament]:
     return small, large
 
 
+def first_page(
+    kind: TournamentRows, tournament_id: int, limit: int = 500
+) -> tuple[RowCounts, list[dict[str, Any]]]:
+    """What a listing's paginator asks of the selectors for its first page, unfiltered."""
+    matching = rows(kind, tournament_id)
+    return count_rows(kind, tournament_id, matching), list(matching[:limit])
+
+
 @pytest.mark.parametrize("size", ["small", "large"])
 def test_selectors_run_two_queries_whatever_the_page_size(
     small_and_large, django_assert_num_queries, size
 ):
     # given
     small, large = small_and_large
-    tournament, rows = (small, 2) if size == "small" else (large, 20)
-    window = Window(limit=500, offset=0)
+    tournament, row_count = (small, 2) if size == "small" else (large, 20)
 
     # when / then: one aggregate (existence, breakdown, total) and one page query each
     with django_assert_num_queries(2):
-        payments = list_rows(PAYMENTS, tournament.pk, filters={"status": None}, window=window)
+        payment_counts, payments = first_page(PAYMENTS, tournament.pk)
     with django_assert_num_queries(2):
-        matches = list_rows(
-            MATCHES, tournament.pk, filters={"state": None, "round": None}, window=window
-        )
+        match_counts, matches = first_page(MATCHES, tournament.pk)
     with django_assert_num_queries(2):
-        disputes = list_rows(
-            DISPUTES, tournament.pk, filters={"status": None, "reason": None}, window=window
-        )
-    assert len(payments.rows) == rows
-    assert [row["dispute_count"] for row in matches.rows] == [2] * rows
-    assert len(disputes.rows) == 2 * rows
+        dispute_counts, disputes = first_page(DISPUTES, tournament.pk)
+    assert len(payments) == payment_counts.matching == row_count
+    assert [row["dispute_count"] for row in matches] == [2] * row_count
+    assert match_counts.matching == row_count
+    assert len(disputes) == dispute_counts.matching == 2 * row_count
 
 
-def test_selectors_skip_the_page_query_past_the_end(small_and_large, django_assert_num_queries):
-    # given
-    small, _ = small_and_large
+def test_the_count_is_of_the_narrowed_rows_and_the_breakdown_of_all(
+    small_and_large, django_assert_num_queries
+):
+    # given: the large tournament's payments, narrowed to the pending ones, and another
+    # tournament's rows that must not be counted
+    small, large = small_and_large
+    pending = rows(PAYMENTS, large.pk).filter(status=PaymentStatus.PENDING)
+    everything = Payment.objects.all()
 
     # when / then
     with django_assert_num_queries(1):
-        listing = list_rows(PAYMENTS, small.pk, filters={}, window=Window(limit=10, offset=2))
-    assert listing.rows == []
-    assert listing.total == 2
+        narrowed = count_rows(PAYMENTS, large.pk, pending)
+    with django_assert_num_queries(1):
+        unnarrowed = count_rows(PAYMENTS, small.pk, everything)
+    assert narrowed == RowCounts(
+        breakdown={**dict.fromkeys(PaymentStatus.values, 0), "pending": 20}, matching=20
+    )
+    assert unnarrowed.matching == 2
+    assert count_rows(PAYMENTS, large.pk, pending.filter(status="verified")).matching == 0
+
+
+def _listing_queries(url: str, client: Any) -> list[str]:
+    """The SQL of one listing request, without the authentication's own queries."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return [query["sql"] for query in captured.captured_queries if "authtoken" not in query["sql"]]
+
+
+@pytest.mark.parametrize("url", ALL_URLS)
+def test_endpoints_run_two_queries_and_skip_the_page_query_past_the_end(
+    staff_client, small_and_large, url
+):
+    # given
+    small, _ = small_and_large
+    staff_client.get(url(small.pk))  # warm up anything done once per process
+    total = staff_client.get(url(small.pk)).json()["pagination"]["total"]
+
+    # when
+    first = _listing_queries(f"{url(small.pk)}?limit=1", staff_client)
+    last = _listing_queries(f"{url(small.pk)}?offset={total - 1}", staff_client)
+    at_end = _listing_queries(f"{url(small.pk)}?offset={total}", staff_client)
+    far = _listing_queries(f"{url(small.pk)}?offset={10**30}", staff_client)
+
+    # then: the aggregate over the tournament and the page; past the end, the aggregate only
+    assert [len(first), len(last), len(at_end), len(far)] == [2, 2, 1, 1]
+    for queries in (first, last, at_end, far):
+        assert 'FROM "tournaments_tournament"' in queries[0]
 
 
 @pytest.mark.parametrize("url", ALL_URLS)
@@ -930,30 +991,46 @@ def test_endpoint_query_count_does_not_grow_with_the_page(staff_client, small_an
 
 # --- the listing descriptions -------------------------------------------------------------------
 
-ENDPOINTS = [
-    admin_tournament_ops.PAYMENTS,
-    admin_tournament_ops.MATCHES,
-    admin_tournament_ops.DISPUTES,
+LISTINGS = [
+    (TournamentPaymentsView, AdminPaymentListSerializer, ["status"]),
+    (TournamentMatchesView, AdminMatchListSerializer, ["state", "round"]),
+    (TournamentDisputesView, AdminDisputeListSerializer, ["status", "reason"]),
 ]
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.rows_key)
-def test_documented_rows_and_filters_match_the_selector(endpoint):
+@pytest.mark.parametrize(
+    ("view", "body", "filters"), LISTINGS, ids=["payments", "matches", "disputes"]
+)
+def test_documented_rows_and_filters_match_the_selector(view, body, filters):
     # given
-    definition = endpoint.definition
+    kind = view.rows_kind
+    documented = body().fields
 
-    # then: the schema documents the keys the selector writes, in order, and the view offers
-    # exactly the filters the selector accepts
-    documented = list(endpoint.row_serializer().fields)
-    assert documented == [column.key for column in definition.columns]
-    assert [each.name for each in endpoint.filters] == list(definition.filter_fields)
+    # then: the row serializer reads exactly the selector's columns (ids only), the schema
+    # documents the body's keys in the order the paginator writes them, every breakdown code,
+    # the rows the view writes, and the view offers exactly these filters
+    assert [field.source for field in view.serializer_class().fields.values()] == list(kind.columns)
+    assert list(documented) == [
+        "tournament_id",
+        view.count_key,
+        view.breakdown_key,
+        "pagination",
+        view.rows_key,
+    ]
+    assert list(documented[view.breakdown_key].fields) == list(kind.breakdown_codes)
+    assert type(documented[view.rows_key].child) is view.serializer_class
+    assert list(view.filterset_class.base_filters) == filters
 
 
-def test_list_rows_refuses_an_undeclared_filter_before_any_query():
-    # when / then: a field outside the definition is a wiring mistake, not an empty result
-    # (no database fixture: a query would fail this test)
-    with pytest.raises(ValueError, match=r"Payment rows cannot be filtered on \['method'\]"):
-        list_rows(PAYMENTS, 1, filters={"status": None, "method": "bkash"}, window=Window())
+def test_a_parameter_that_is_no_filter_narrows_nothing(staff_client, ops):
+    # when
+    response = staff_client.get(
+        payments_url(ops.tournament.pk), {"method": "bkash", "registration": ops.bob.pk}
+    )
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["payments"] == expected_payments(ops)
 
 
 # --- who may call, which tournaments ------------------------------------------------------------

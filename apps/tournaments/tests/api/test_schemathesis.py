@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from apps.tournaments.tests.factories import SeasonFactory, UserFactory
 from apps.tournaments.tests.scenarios import build_round_robin, build_solo_cup
+
 # Django's handler itself: importing deltacrown.wsgi would make the test process a serving
 # process (a housekeeping thread draining the test database).
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
