@@ -10,6 +10,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+# Ids are 64-bit signed integers (BigAutoField): anything larger cannot name a row.
+MAX_ID = 2**63 - 1
+
 
 class User(AbstractUser):
     """A player's or staff member's profile. `display_name` is returned only by name resolution."""

@@ -25,6 +25,10 @@ class Scope(StrEnum):
     HISTORY = "history"
 
 
+# The scopes a client asks for by name (the scoped board, manual invalidation).
+PUBLIC_SCOPES = (Scope.TOURNAMENT, Scope.SEASON, Scope.ALL_TIME)
+
+
 class EvictionReason(StrEnum):
     """Why board keys were removed (the `reason` label of the eviction metric)."""
 

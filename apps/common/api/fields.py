@@ -13,8 +13,8 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-# Ids are 64-bit signed integers in the database: anything larger cannot name a row.
-MAX_ID = 2**63 - 1
+from apps.common.models import MAX_ID
+
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
 _INTEGER = re.compile(r"-?[0-9]+")
 

@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from apps.common.api.fields import MAX_ID, choice, id_in_range, integer
 from apps.common.api.views import StaffView
 from apps.tournaments.api import schemas
+from apps.tournaments.boards import PUBLIC_SCOPES
 from apps.tournaments.errors import TournamentNotFoundError
 from apps.tournaments.services import inspection
 
 log = structlog.get_logger(__name__)
 
-INVALIDATION_SCOPES = ("tournament", "season", "all_time", "all")
+INVALIDATION_SCOPES = (*(scope.value for scope in PUBLIC_SCOPES), "all")
 INVALIDATION_KEYS = ("tournament_id", "scope")
 
 

@@ -32,23 +32,21 @@ from apps.common.api.views import PublicLeaderboardView
 from apps.common.errors import RateLimitExceededError, ServiceError
 from apps.common.rate_limits import RateLimitCount, rate_limit
 from apps.tournaments.api import schemas
-from apps.tournaments.boards import BoardRef, Scope
+from apps.tournaments.boards import PUBLIC_SCOPES, BoardRef, Scope
 from apps.tournaments.errors import ParticipantNotFoundError, TournamentNotFoundError
 from apps.tournaments.models import ParticipationType, TournamentStatus
 from apps.tournaments.services.board_compute import game_id_for
 from apps.tournaments.services.board_documents import PageSpec
 from apps.tournaments.services.leaderboard_service import BoardPage, read_board_page
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-PUBLIC_SCOPES = (Scope.TOURNAMENT.value, Scope.SEASON.value, Scope.ALL_TIME.value)
+SCOPE_NAMES = [scope.value for scope in PUBLIC_SCOPES]
 _SLUG = re.compile(SLUG_PATTERN)
 
 
 class PageQuery(serializers.Serializer):
     # No upper bound on `page`: a page past the last is a 404, however far past.
     page = integer(1, required=False, default=1, field_class=PageNumberField)
-    page_size = integer(1, MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
+    page_size = integer(1, schemas.MAX_PAGE_SIZE, required=False, default=schemas.DEFAULT_PAGE_SIZE)
 
 
 class HistoryQuery(PageQuery):
@@ -56,7 +54,7 @@ class HistoryQuery(PageQuery):
 
 
 class ScopedQuery(PageQuery):
-    scope = choice(PUBLIC_SCOPES)
+    scope = choice(SCOPE_NAMES)
     tournament_id = integer(1, MAX_ID, required=False)
     season = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     game = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -205,7 +203,7 @@ class ParticipantHistoryView(BoardView):
     get=extend_schema(
         operation_id="scoped_leaderboard",
         parameters=[
-            OpenApiParameter("scope", str, enum=list(PUBLIC_SCOPES), required=True),
+            OpenApiParameter("scope", str, enum=SCOPE_NAMES, required=True),
             OpenApiParameter(
                 "tournament_id",
                 {"type": "integer", "minimum": 1, "maximum": MAX_ID},

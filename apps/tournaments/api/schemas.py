@@ -11,18 +11,23 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from apps.common.models import MAX_ID
+from apps.tournaments.boards import PUBLIC_SCOPES
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 PAGE_PARAMETERS = [
     OpenApiParameter(
         "page",
-        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         required=False,
         description="1 to 2^63 - 1, default 1. Past the last page: 404 NOT_FOUND.",
     ),
     OpenApiParameter(
         "page_size",
-        {"type": "integer", "minimum": 1, "maximum": 200},
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
         required=False,
-        description="1-200, default 50.",
+        description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}.",
     ),
 ]
 SLUG = {"type": "string", "minLength": 1, "pattern": "^[-a-zA-Z0-9_]+$"}
@@ -96,7 +101,7 @@ class TournamentBoardSerializer(_PagedSerializer):
 
 
 class ScopedBoardSerializer(_PagedSerializer):
-    scope = serializers.ChoiceField(choices=["tournament", "season", "all_time"])
+    scope = serializers.ChoiceField(choices=[scope.value for scope in PUBLIC_SCOPES])
     season = serializers.CharField(required=False)
     tournament_id = serializers.IntegerField(allow_null=True)
     participant_type = serializers.ChoiceField(choices=["solo", "team"])

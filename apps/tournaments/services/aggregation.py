@@ -28,7 +28,7 @@ from apps.tournaments.models import (
     ParticipationType,
     RegistrationStatus,
 )
-from apps.tournaments.services.ranking import CompetitorTotals, HeadToHeadMatch
+from apps.tournaments.services.ranking import CompetitorTotals
 
 _COUNTED = tuple(str(state) for state in COUNTED_MATCH_STATES)
 _VISIBLE = tuple(str(status) for status in BOARD_VISIBLE_STATUSES)
@@ -270,13 +270,6 @@ def competitor_totals_across_tournaments(
 MatchRow: TypeAlias = tuple[int, int, int, int, int | None, int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class CountedMatch:
-    match_id: int
-    tournament_id: int
-    head_to_head: HeadToHeadMatch
-
-
 def counted_match_rows(tournament_ids: Sequence[int]) -> list[MatchRow]:
     """Every counted match of these tournaments, ascending by id, as tuples. One query."""
     if not tournament_ids:
@@ -290,17 +283,3 @@ def counted_match_rows(tournament_ids: Sequence[int]) -> list[MatchRow]:
         ORDER BY m.id
     """  # noqa: S608 - only placeholders are interpolated
     return _fetch(sql, [*tournament_ids, *_COUNTED])  # type: ignore[return-value]
-
-
-def counted_matches(tournament_ids: Sequence[int]) -> list[CountedMatch]:
-    """`counted_match_rows` as checked objects (for the staff views and tests)."""
-    return [
-        CountedMatch(
-            match_id=match_id,
-            tournament_id=tournament_id,
-            head_to_head=HeadToHeadMatch(first, second, winner, score1, score2),
-        )
-        for match_id, tournament_id, first, second, winner, score1, score2 in (
-            counted_match_rows(tournament_ids)
-        )
-    ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import models
 
+from apps.common.models import MAX_ID
 from apps.tournaments.models import (
     DisputeReason,
     DisputeStatus,
@@ -26,7 +27,6 @@ from apps.tournaments.models import (
     TournamentStatus,
 )
 
-MAX_ID = 2**63 - 1  # bigint primary keys
 MAX_POSITIVE_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 MAX_POSITIVE_SMALL_INT = 32_767  # PositiveSmallIntegerField on PostgreSQL
 MAX_AMOUNT = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)

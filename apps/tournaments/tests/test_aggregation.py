@@ -191,13 +191,13 @@ def test_totals_for_the_tournaments_of_a_user_include_team_rosters():
 def test_counted_matches_lists_only_completed_and_forfeit_in_id_order():
     cup = build_solo_cup()
 
-    matches = aggregation.counted_matches([cup.tournament.pk])
+    rows = aggregation.counted_match_rows([cup.tournament.pk])
 
     expected = [cup.matches[name].pk for name in ("m1", "m2", "m3", "m5")]
-    assert [match.match_id for match in matches] == expected
-    assert matches[2].head_to_head.winner_registration_id == cup.registrations["B"].pk
-    assert matches[1].head_to_head.winner_registration_id is None
-    assert all(match.tournament_id == cup.tournament.pk for match in matches)
+    assert [match_id for match_id, *_ in rows] == expected
+    winners = [winner for _, _, _, _, winner, _, _ in rows]
+    assert (winners[2], winners[1]) == (cup.registrations["B"].pk, None)
+    assert {tournament_id for _, tournament_id, *_ in rows} == {cup.tournament.pk}
 
 
 def test_timestamps_come_through_psycopg_c_loader_with_the_same_instants():
