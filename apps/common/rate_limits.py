@@ -8,7 +8,7 @@ settings on every request. With Redis down, requests are allowed and the failure
 
 A count is a `RateLimitCount`: `queue` puts its script on a pipeline, `result` reads its reply.
 `rate_limit` sends it alone; the board read sends it with the page read in one round trip
-(`apps.tournaments.services.board_cache.count_and_read_page`).
+(`apps.tournaments.services.board_cache.store.count_and_read_page`).
 """
 
 from __future__ import annotations

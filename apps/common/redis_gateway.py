@@ -139,9 +139,20 @@ def require_redis(operation: RedisOperation, call: Callable[[redis.Redis], T]) -
         raise RedisUnavailableError("Redis is unreachable.") from error
 
 
-def ping() -> bool:
-    """A PING through the breaker: keeps an idle process aware of an outage (counted)."""
-    return bool(safe_redis_call(RedisOperation.PING, lambda client: client.ping(), False))
+def probe() -> bool:
+    """A PING past the breaker, for the housekeeping thread: a failure is counted (so an idle
+    process learns of an outage too); a success closes an open breaker, so the process uses
+    Redis again as soon as it answers rather than at the breaker's next trial call."""
+    try:
+        client = redis_client()
+        client.ping()
+    except redis.RedisError as error:
+        _count_failure(RedisOperation.PING)
+        log.warning("redis_call_failed", operation="ping", error=type(error).__name__)
+        return False
+    if breaker().current_state != pybreaker.STATE_CLOSED:
+        breaker().close()
+    return True
 
 
 def is_redis_reachable() -> bool:

@@ -15,7 +15,8 @@ Invariants:
 - `delete()` reads what the rows feed before deleting them; rows deleted by a cascade from a
   parent are covered by the parent's announcement (a tournament names every board it feeds).
 - Not covered here: rows written straight into the roster table (`Registration.roster.through`):
-  `roster.add()` / `set()` / `clear()` announce through the m2m receiver in models.py; the
+  `roster.add()` / `set()` / `clear()` announce through the m2m receiver in
+  `models/registration.py`; the
   importer announces the rosters it writes.
 """
 

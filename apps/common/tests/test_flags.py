@@ -278,6 +278,7 @@ def _subprocess_environment(**variables: str) -> dict[str, str]:
     return environment
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hash_seed", ["0", "1", "4242"])
 def test_rollout_is_the_same_in_another_process_whatever_its_hash_seed(hash_seed: str) -> None:
     # given this process's answers at 25 %
@@ -676,6 +677,7 @@ def _propagation_delay(database_url: str, redis_url: str, how: str) -> float:
     return float(outcome[1]) - committed_at
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_set_flag_change_reaches_another_process_within_5_seconds(
     use_redis: redis.Redis, redis_url: str, shared_database_url: str
@@ -689,6 +691,7 @@ def test_set_flag_change_reaches_another_process_within_5_seconds(
     assert delay < PROPAGATION_LIMIT_SECONDS
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_raw_orm_update_reaches_another_process_within_5_seconds(
     use_redis: redis.Redis, redis_url: str, shared_database_url: str

@@ -186,6 +186,7 @@ def test_child_exit_marks_the_worker_dead(monkeypatch, tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["counter_4242.db"]
 
 
+@pytest.mark.slow
 def test_gunicorn_accepts_the_config_and_loads_the_application(tmp_path: Path) -> None:
     environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     result = subprocess.run(

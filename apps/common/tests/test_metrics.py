@@ -124,6 +124,7 @@ with open(sys.argv[1], "wb") as out:
 """
 
 
+@pytest.mark.slow
 def test_the_first_scrape_in_multiprocess_mode_has_all_seven_metrics(tmp_path: Path) -> None:
     """A fresh process in gunicorn's mode (PROMETHEUS_MULTIPROC_DIR set), scraped before it
     served anything: every metric is exported, with samples, from the known label values."""
@@ -407,17 +408,6 @@ def redis_stopped(settings) -> Iterator[str]:
 
     url = f"redis://127.0.0.1:{_closed_port()}/0"
     settings.REDIS_URL = url
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 0.25,
-                "SOCKET_TIMEOUT": 0.5,
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
-    }
     redis_gateway.reset_for_tests()
     flags.forget_local_rows()
     yield url

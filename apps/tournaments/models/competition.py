@@ -43,71 +43,57 @@ class TiebreakRuleset(models.TextChoices):
     HEAD_TO_HEAD = "head-to-head"
 
 
-class Game(BoardFeedingModel):
+class BoardNamingModel(BoardFeedingModel):
+    """A row whose slug names boards (a game, a season). A cached board proves that what it
+    names exists: once the slug is renamed or the row deleted, the boards under the old slug are
+    announced (`boards_named`)."""
+
     slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=128)
 
     board_fields = frozenset({"slug"})
 
     class Meta:
+        abstract = True
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return self.slug
 
-    def _boards_of(self, slug: str) -> set[BoardRef]:
-        """A cached board proves its game exists: renamed or deleted, its boards must go."""
-        seasons = Season.objects.values_list("slug", flat=True)
-        return season_boards(seasons, [slug], ParticipationType.values) | all_time_boards(
-            [slug], ParticipationType.values
-        )
+    def boards_named(self, slug: str) -> set[BoardRef]:
+        raise NotImplementedError
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         with transaction.atomic(using=self._state.db, savepoint=False):
             stored = self.stored_values("slug")
             super().save(*args, **kwargs)
             if stored is not None and stored["slug"] != self.slug:
-                self.announce([], self._boards_of(stored["slug"]))
+                self.announce([], self.boards_named(stored["slug"]))
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         with transaction.atomic(using=self._state.db, savepoint=False):
-            boards = self._boards_of(self.slug)
+            boards = self.boards_named(self.slug)
             deleted = super().delete(*args, **kwargs)
             self.announce([], boards)
         return deleted
 
 
-class Season(BoardFeedingModel):
-    slug = models.SlugField(max_length=64, unique=True)
+class Game(BoardNamingModel):
+    name = models.CharField(max_length=128)
+
+    def boards_named(self, slug: str) -> set[BoardRef]:
+        seasons = Season.objects.values_list("slug", flat=True)
+        types = ParticipationType.values
+        return season_boards(seasons, [slug], types) | all_time_boards([slug], types)
+
+
+class Season(BoardNamingModel):
     name = models.CharField(max_length=128, blank=True)
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
 
-    board_fields = frozenset({"slug"})
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
-
-    def _boards_of(self, slug: str) -> set[BoardRef]:
+    def boards_named(self, slug: str) -> set[BoardRef]:
         games = [None, *Game.objects.values_list("slug", flat=True)]
         return season_boards([slug], games, ParticipationType.values)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        with transaction.atomic(using=self._state.db, savepoint=False):
-            stored = self.stored_values("slug")
-            super().save(*args, **kwargs)
-            if stored is not None and stored["slug"] != self.slug:
-                self.announce([], self._boards_of(stored["slug"]))
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        with transaction.atomic(using=self._state.db, savepoint=False):
-            boards = self._boards_of(self.slug)
-            deleted = super().delete(*args, **kwargs)
-            self.announce([], boards)
-        return deleted
 
 
 class Tournament(BoardFeedingModel):

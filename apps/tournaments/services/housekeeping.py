@@ -1,7 +1,8 @@
 """The background thread of a process that serves requests.
 
-Every BOARD_INVALIDATION_DRAIN_SECONDS it PINGs Redis (so that an idle process notices an
-outage too: `redis_gateway.failure_count`), applies the invalidations still pending
+Every BOARD_INVALIDATION_DRAIN_SECONDS it PINGs Redis past the circuit breaker (an idle process
+notices an outage too, and an open breaker is closed as soon as Redis answers: `redis_gateway.
+probe`), applies the invalidations still pending
 (`board_cache.invalidation.drain`) and flushes this process's cache totals to Redis
 (`cache_stats`), so an idle worker's counts reach the fleet totals too. The web entry points
 (`deltacrown.wsgi`, `deltacrown.asgi`) start it once per process, after a fork as well; commands
@@ -30,7 +31,7 @@ _start_lock = threading.Lock()
 
 def run_once() -> None:
     """One round of housekeeping; never raises (the thread must outlive any one failure)."""
-    redis_gateway.ping()
+    redis_gateway.probe()
     close_old_connections()  # a thread's connection honours CONN_MAX_AGE and health checks too
     try:
         invalidation.drain()

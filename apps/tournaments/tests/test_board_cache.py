@@ -223,3 +223,19 @@ def test_a_hanging_redis_is_skipped_once_the_breaker_opens(hanging_redis, flags_
 
     assert [page.cached for page in pages] == [False] * 10
     assert [row["participant_id"] for row in body(pages[-1])["results"]] == _expected_order(cup)
+
+
+def test_the_housekeeping_probe_closes_an_open_breaker_once_redis_answers(use_redis):
+    redis_gateway.breaker().open()  # as after an outage
+
+    assert redis_gateway.probe() is True
+    assert redis_gateway.breaker().current_state == "closed"
+
+
+def test_a_failed_probe_is_counted_as_a_redis_failure(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    redis_gateway.reset_for_tests()
+    failures = redis_gateway.failure_count()
+
+    assert redis_gateway.probe() is False
+    assert redis_gateway.failure_count() == failures + 1

@@ -1143,6 +1143,7 @@ def manage(
     )
 
 
+@pytest.mark.slow
 def test_the_command_exits_1_without_a_traceback_on_every_kind_of_failure(
     tmp_path: Path, command_environment: dict[str, str]
 ) -> None:
@@ -1176,6 +1177,7 @@ def test_the_command_exits_1_without_a_traceback_on_every_kind_of_failure(
     ]
 
 
+@pytest.mark.slow
 def test_the_command_imports_a_file_and_standard_input(
     tmp_path: Path, command_environment: dict[str, str]
 ) -> None:

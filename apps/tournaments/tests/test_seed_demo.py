@@ -169,6 +169,7 @@ def test_a_second_run_writes_nothing_and_prints_the_same_tokens() -> None:
     assert f"Authorization: Token {player_token}" in output
 
 
+@pytest.mark.slow
 def test_reset_rebuilds_the_same_data_set_and_leaves_other_data_alone() -> None:
     other = Tournament.objects.create(
         name="Club Cup", game=Game.objects.create(slug="chess", name="Chess")

@@ -52,6 +52,7 @@ def api_tokens(db, flags_on, settings, keep_test_connection) -> list[str]:
     return [Token.objects.create(user=user).key for user in (player, staff)]
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @hypothesis_settings(
     max_examples=12,
