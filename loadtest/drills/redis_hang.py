@@ -5,9 +5,9 @@
 A dedicated Redis is frozen with SIGSTOP 10 s into a 30 req/s load on the board of one small
 tournament (so the fallback to SQL is cheap and what is measured is the cost of Redis itself),
 and thawed with SIGCONT 20 s later. A frozen Redis still accepts TCP connections (the kernel
-does), so every call waits for the socket timeout (0.2 s by default) until the circuit breaker opens (three
-failures per worker); then calls are skipped, and one trial call per worker every 5 s pays the
-timeout again.
+does), so every call waits for the socket timeout (0.2 s by default) until the circuit breaker
+opens (three failures per worker); then calls are skipped, and one trial call per worker every
+5 s pays the timeout again.
 
 PASS when: no 5xx and no connection error; during the freeze, once the breaker had 2 s to open,
 the median stays within 3x of the median before the freeze and at least 90 % of requests answer

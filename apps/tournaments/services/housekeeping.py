@@ -57,5 +57,4 @@ def start() -> None:
         if _started_in_pid == os.getpid():
             return
         _started_in_pid = os.getpid()
-    invalidation.mark_serving()
     threading.Thread(target=_run_forever, name="housekeeping", daemon=True).start()

@@ -30,6 +30,13 @@ DOCUMENTS = (
     "Documents/ExecutionPlan/ADR_LEADERBOARDS_CACHING.md",
     "Documents/ExecutionPlan/ADR_LEADERBOARDS_TIEBREAKER.md",
     "Documents/ExecutionPlan/ADR_LEADERBOARDS_PII_DISCIPLINE.md",
+    "Documents/ExecutionPlan/ADR_LEADERBOARDS_INVALIDATION.md",
+    "docs/decisions.md",
+    "docs/runbooks/phase_e_leaderboards.md",
+    "docs/leaderboards/observability_guide.md",
+    "README.md",
+    "bench/README.md",
+    "loadtest/README.md",
 )
 TRACE_FILE = "Documents/ExecutionPlan/PHASE_E_TRACE_NODES.yml"
 TRACE_KEYS = ("code", "tests", "docs")

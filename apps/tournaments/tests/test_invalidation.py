@@ -225,6 +225,7 @@ def test_a_rolled_back_savepoint_takes_its_row_and_callback_with_it(use_redis):
     kept, dropped = build_round_robin(2), build_round_robin(2)
     for tournament in (kept, dropped):
         _cache(BoardRef.tournament(tournament.pk))
+    PendingInvalidation.objects.all().delete()
 
     # when one write of a transaction is rolled back to a savepoint and the other commits
     with transaction.atomic():
@@ -243,28 +244,56 @@ def test_a_rolled_back_savepoint_takes_its_row_and_callback_with_it(use_redis):
             completed_at=at(4),
         )
 
-    # then only the committed write invalidated its board, and no row is left behind
+    # then only the committed write invalidated its board; its row, applied, waits for a drain
     assert is_cached(BoardRef.tournament(dropped.pk))
     assert not is_cached(BoardRef.tournament(kept.pk))
-    assert PendingInvalidation.objects.count() == 0
+    [row] = PendingInvalidation.objects.all()
+    assert row.tournament_ids == [kept.pk]
+    assert store.applied_rows([row.pk]) == {row.pk}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_embedded_redis_of_a_process_that_serves_nothing_leaves_the_row(embedded_redis):
-    # given a cached board in this process's embedded Redis (a shell, an import)
+def test_a_drain_deletes_applied_rows_without_applying_them_again(use_redis, settings):
+    # given a result committed and applied, and its board cached again since
     tournament = build_round_robin(2)
     board = BoardRef.tournament(tournament.pk)
-    _cache(board)
-    before = PendingInvalidation.objects.count()
-
-    # when a result is committed
+    PendingInvalidation.objects.all().delete()
     match = tournament.matches.get()
     match.score1 = 4
     match.save()
+    _cache(board)
 
-    # then its own cache is invalidated, and the row stays for the serving process
+    # when a drain takes the row
+    settings.BOARD_INVALIDATION_GRACE_SECONDS = 0
+    assert invalidation.drain() == 0
+
+    # then the row is gone and the board cached after the commit stays
+    assert PendingInvalidation.objects.count() == 0
+    assert is_cached(board)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_on_the_embedded_redis_leaves_its_change_for_the_serving_process(
+    embedded_redis, settings
+):
+    # given a result committed by a process with its own embedded Redis (an import, a shell)
+    tournament = build_round_robin(2)
+    PendingInvalidation.objects.all().delete()
+    match = tournament.matches.get()
+    match.score1 = 4
+    match.save()
+    [row] = PendingInvalidation.objects.all()
+
+    # when the serving process, whose embedded Redis holds the board and no marker, drains
+    redis_gateway.reset_for_tests()  # another process: another embedded Redis
+    board = BoardRef.tournament(tournament.pk)
+    _cache(board)
+    settings.BOARD_INVALIDATION_GRACE_SECONDS = 0
+    assert invalidation.drain() == 1
+
+    # then its cache is invalidated too
     assert not is_cached(board)
-    assert PendingInvalidation.objects.count() == before + 1
+    assert not PendingInvalidation.objects.filter(pk=row.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,8 @@ Layout (contract section 6; every key starts `lb:v1:`):
   random, not counters: a version, and the ETag built on it, is never reused after Redis loses
   its data.
 - `lb:v1:lock:<board name>`: a short lock so that concurrent misses compute once.
+- `lb:v1:applied:<pending invalidation id>`: set in the same pipeline as the deletions of a
+  result change's boards (`invalidation.py`): that change needs no further application.
 Both the hash and the version key expire after LEADERBOARD_CACHE_TTL_SECONDS (renewed together
 when a document is stored); the lock after LOCK_TTL_SECONDS.
 """
@@ -26,6 +28,10 @@ from apps.tournaments.boards import BoardRef, Scope
 KEY_PREFIX = "lb:v1:"
 VERSION_PREFIX = f"{KEY_PREFIX}ver:"
 LOCK_PREFIX = f"{KEY_PREFIX}lock:"
+APPLIED_PREFIX = f"{KEY_PREFIX}applied:"
+# Long enough for a serving process to delete the applied row (within about a second), short
+# enough that markers never pile up; a row outliving its marker is only applied once more.
+APPLIED_TTL_SECONDS = 600
 DOCUMENT_FIELD = "doc"
 VERSION_FIELD = "ver"
 LOCK_TTL_SECONDS = 10
@@ -44,6 +50,10 @@ def version_key(name: str) -> str:
 
 def lock_key(board: BoardRef) -> str:
     return f"{LOCK_PREFIX}{board.name}"
+
+
+def applied_key(row_id: int) -> str:
+    return f"{APPLIED_PREFIX}{row_id}"
 
 
 def scope_pattern(prefix: str, scope: Scope) -> str:

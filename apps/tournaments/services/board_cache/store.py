@@ -22,6 +22,7 @@ from apps.common.rate_limits import RateLimitCount, RateLimitResult
 from apps.common.redis_gateway import require_redis, safe_redis_call
 from apps.tournaments.boards import BoardRef, Scope
 from apps.tournaments.services.board_cache.keys import (
+    APPLIED_TTL_SECONDS,
     DOCUMENT_FIELD,
     KEY_PREFIX,
     LOCK_TTL_SECONDS,
@@ -29,6 +30,7 @@ from apps.tournaments.services.board_cache.keys import (
     VERSION_FIELD,
     VERSION_PREFIX,
     CacheRead,
+    applied_key,
     board_key,
     cache_ttl_seconds,
     lock_key,
@@ -169,12 +171,14 @@ def release_lock(lock: Any) -> None:
     safe_redis_call(RedisOperation.LOCK, call, None)
 
 
-def delete_boards(names: Iterable[str]) -> list[str]:
-    """Delete these boards (hash and version key); return the board keys that existed.
+def delete_boards(names: Iterable[str], *, applied_rows: Iterable[int] = ()) -> list[str]:
+    """Delete these boards (hash and version key) and, after them in the same pipeline, mark
+    `applied_rows` (pending invalidations) as applied; return the board keys that existed.
     Deleting the version makes any document computed before now unstorable and starts a new
     version, hence new ETags. Raises RedisUnavailableError."""
     ordered = sorted(set(names))
-    if not ordered:
+    markers = sorted(set(applied_rows))
+    if not ordered and not markers:
         return []
 
     def call(client: redis.Redis) -> list[str]:
@@ -182,10 +186,25 @@ def delete_boards(names: Iterable[str]) -> list[str]:
         for name in ordered:
             pipe.delete(board_key(name))
             pipe.delete(version_key(name))
-        existed = pipe.execute()[0::2]
+        for row_id in markers:  # after the deletions: Redis runs a pipeline in order
+            pipe.set(applied_key(row_id), 1, ex=APPLIED_TTL_SECONDS)
+        existed = pipe.execute()[0 : 2 * len(ordered) : 2]
         return [board_key(name) for name, gone in zip(ordered, existed, strict=True) if gone]
 
     return require_redis(RedisOperation.DELETE, call)
+
+
+def applied_rows(row_ids: Iterable[int]) -> set[int]:
+    """Which of these pending invalidations are marked applied. Raises RedisUnavailableError."""
+    ordered = sorted(set(row_ids))
+    if not ordered:
+        return set()
+
+    def call(client: redis.Redis) -> set[int]:
+        found = client.mget([applied_key(row_id) for row_id in ordered])
+        return {row_id for row_id, marker in zip(ordered, found, strict=True) if marker}
+
+    return require_redis(RedisOperation.GET, call)
 
 
 def _scan(prefixes: Iterable[str], scope: Scope | None) -> set[tuple[str, str]]:
