@@ -37,6 +37,7 @@ DOCUMENTS = (
     "README.md",
     "bench/README.md",
     "loadtest/README.md",
+    "docs/performance.md",
 )
 TRACE_FILE = "Documents/ExecutionPlan/PHASE_E_TRACE_NODES.yml"
 TRACE_KEYS = ("code", "tests", "docs")
