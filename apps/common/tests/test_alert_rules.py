@@ -25,7 +25,8 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "leaderboards_dashboard.json"
 GUIDE = ROOT / "docs" / "leaderboards" / "observability_guide.md"
 RUNBOOK = ROOT / "docs" / "runbooks" / "phase_e_leaderboards.md"
 
-# The seed's "Query Examples" (../shared/seed/PHASE_E_INDEX.md), character for character.
+# The three PromQL queries the product was specified with (hit ratio, cached P95, 5xx ratio),
+# character for character: they must keep working unchanged (contract section 7).
 SEED_QUERIES = (
     "sum(rate(leaderboard_cache_hits_total[1h])) / \n"
     "  (sum(rate(leaderboard_cache_hits_total[1h])) + "

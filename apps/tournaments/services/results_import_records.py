@@ -1,6 +1,6 @@
 """The values a results bundle describes, as frozen dataclasses (no Django import).
 
-A bundle (`/work/shared/spec/IMPORT_FORMAT.md`) becomes one record per JSON object, keyed by the
+A bundle (docs/admin/import_results.md) becomes one record per JSON object, keyed by the
 top-level key it came from. A record states the whole row for the fields of the format: an
 absent field takes the format's default, as with `loaddata`. Two exceptions keep a re-import
 idempotent: `registrations[].registered_at` and `disputes[].opened_at`, when absent, keep the

@@ -38,6 +38,7 @@ DOCUMENTS = (
     "bench/README.md",
     "loadtest/README.md",
     "docs/performance.md",
+    "docs/admin/import_results.md",
 )
 TRACE_FILE = "Documents/ExecutionPlan/PHASE_E_TRACE_NODES.yml"
 TRACE_KEYS = ("code", "tests", "docs")

@@ -1,4 +1,4 @@
-"""`manage.py import_results FILE` (docs: /work/shared/spec/IMPORT_FORMAT.md).
+"""`manage.py import_results FILE` (docs/admin/import_results.md).
 
 Given a bundle, when it is imported through the command, then exactly the rows, values, output
 lines and problems written out below result. Runs on SQLite and on PostgreSQL (DATABASE_URL);
@@ -1198,3 +1198,14 @@ def test_the_command_imports_a_file_and_standard_input(
         "CommandError: standard input: malformed JSON at line 1 column 2: "
         "Expecting property name enclosed in double quotes"
     )
+
+
+def test_the_documented_example_bundle_imports_as_documented(tmp_path: Path) -> None:
+    guide = Path(__file__).resolve().parents[3] / "docs" / "admin" / "import_results.md"
+    example = guide.read_text().split("```json\n", 1)[1].split("```", 1)[0]
+
+    lines = run_import(json.loads(example), tmp_path)
+
+    assert "matches: 1 created, 0 updated, 0 unchanged" in lines
+    match = Match.objects.get(pk=1)
+    assert (match.state, match.winner_id) == ("completed", 1)
