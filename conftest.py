@@ -36,6 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 
     settings.REDIS_URL = suite_redis_url()
+    # Tests log in with passwords (the admin, its login throttle): a deliberately slow hash
+    # would cost seconds per test and prove nothing here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _flush_test_redis(url: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "corsheaders",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.common",
@@ -95,6 +98,9 @@ MIDDLEWARE = [
     "apps.common.middleware.RequestContextMiddleware",
     # Right after: request metrics of the API endpoints, timed around the rest of the stack.
     "apps.common.middleware.RequestMetricsMiddleware",
+    # Before anything that answers: a preflight from an allowed origin is answered here, and
+    # every /api/ response (errors included) gets the CORS headers its origin is due.
+    "apps.common.api.cors.AllowedOriginsCorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's and Swagger UI's files under gunicorn too (no CDN, no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -105,6 +111,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out admin login into its refusal (apps.common.admin_login).
+    "axes.middleware.AxesMiddleware",
+]
+
+# The admin login goes through django-axes first: it refuses a locked-out account or address
+# before the password is checked (AXES_* below; apps.common.admin_login logs the refusals).
+AUTHENTICATION_BACKENDS = [
+    "apps.common.admin_login.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "deltacrown.urls"
@@ -174,7 +189,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only, bounded in size and depth (API_MAX_BODY_BYTES, API_MAX_JSON_DEPTH below).
+    "DEFAULT_PARSER_CLASSES": ["apps.common.api.parsers.BoundedJsonParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "apps.common.api.errors.exception_handler",
@@ -200,6 +216,52 @@ SPECTACULAR_SETTINGS = {
         "apps.common.api.schema.close_invalidation_bodies",
     ],
 }
+
+# --- Request bodies (contract section 4) ---------------------------------------------------------
+# The API's JSON parser (apps.common.api.parsers) refuses a body over this size (413) or nested
+# deeper than this (400); Django's own limit for form bodies (the admin) is the same size.
+API_MAX_BODY_BYTES = 64 * 1024
+API_MAX_JSON_DEPTH = 32
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# --- Browser clients on other origins (django-cors-headers) -------------------------------------
+# Only /api/; only the listed origins (none by default); no cookies across origins (the API is
+# called with a token). A preflight from any other origin is not answered as one (a 405).
+CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "HEAD", "POST")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "if-none-match",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = (
+    "etag",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-request-id",
+)
+
+# --- The admin login's throttle (django-axes) ---------------------------------------------------
+# 5 failures for one account or from one client address within 15 minutes lock it for 15
+# minutes, counted from the failure that locked it (refused attempts do not extend it). The
+# client address is apps.common.admin_login.client_address (TRUSTED_PROXY_COUNT). Axes' own log
+# lines name the account and address, so its logger is kept to errors; apps.common.admin_login
+# logs each failure and refusal with hashes instead.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "apps.common.admin_login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "apps.common.admin_login.client_address"
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Internationalisation and time --------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -251,6 +313,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "gunicorn.error": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "gunicorn.access": {"handlers": [], "propagate": False},
+        # django-axes names the account and the address in its warnings (see AXES_* above).
+        "axes": {"level": "ERROR"},
     },
 }
 

@@ -2,24 +2,14 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common import operations
+from apps.common.api.schema import SchemaView, SwaggerUiView
 
 urlpatterns = [
     path("api/", include("apps.tournaments.urls")),
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
-        name="schema",
-    ),
-    path(
-        "api/docs/",
-        SpectacularSwaggerView.as_view(
-            url_name="schema", authentication_classes=[], permission_classes=[]
-        ),
-        name="swagger-ui",
-    ),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SwaggerUiView.as_view(), name="swagger-ui"),
     path("healthz", operations.healthz, name="healthz"),
     path("readyz", operations.readyz, name="readyz"),
     path("metrics", operations.metrics_view, name="metrics"),

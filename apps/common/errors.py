@@ -29,6 +29,23 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
+QUOTE_LIMIT = 40
+
+
+def shortened(value: object) -> str:
+    """What a client sent, for a message: cut short when it is long (its first characters and
+    its length), so an answer never echoes a huge parameter."""
+    text = str(value)
+    if len(text) > QUOTE_LIMIT:
+        return f"{text[: QUOTE_LIMIT // 2]}... ({len(text)} characters)"
+    return text
+
+
+def quoted(value: object) -> str:
+    """`shortened`, in single quotes: for text whose ends a reader must see."""
+    return f"'{shortened(value)}'"
+
+
 class ServiceError(Exception):
     """A refusal answered with `status_code` and the envelope `{error_code, detail, **extra}`,
     plus `headers`. `detail` is a sentence safe to show a client."""
@@ -59,6 +76,17 @@ class InvalidInputError(ServiceError):
         field = next(iter(errors))
         super().__init__(f"Invalid {field}: {errors[field][0]}", extra={"errors": dict(errors)})
         self.errors = dict(errors)
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """413: a request body over the API's size limit; a VALIDATION_ERROR like any bad body."""
+
+    status_code = 413
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            {"body": [f"The request body is over the limit of {limit_bytes // 1024} KiB."]}
+        )
 
 
 class NotFoundError(ServiceError):

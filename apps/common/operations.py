@@ -12,6 +12,7 @@ from functools import wraps
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from apps.common.api.errors import ErrorCode, error_body
@@ -21,8 +22,11 @@ OperationsView = Callable[[HttpRequest], HttpResponse]
 
 
 def _get_only(view: OperationsView) -> OperationsView:
-    """405 METHOD_NOT_ALLOWED in the error envelope, with `Allow`, for anything but GET/HEAD."""
+    """405 METHOD_NOT_ALLOWED in the error envelope, with `Allow`, for anything but GET/HEAD.
+    Exempt from the CSRF check, which would otherwise answer a POST with Django's HTML page
+    before this view could refuse it (these views change nothing and read no cookie)."""
 
+    @csrf_exempt
     @wraps(view)
     def guarded(request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):

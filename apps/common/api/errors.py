@@ -11,14 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from apps.common.errors import ErrorCode, ServiceError, ServiceUnavailableError
+from apps.common.errors import (
+    ErrorCode,
+    PayloadTooLargeError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +64,8 @@ def _as_service_error(exc: Exception) -> ServiceError | exceptions.APIException 
         return exc
     if isinstance(exc, Http404):
         return exceptions.NotFound("Not found.")
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLargeError(settings.API_MAX_BODY_BYTES)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
     if isinstance(exc, OperationalError | InterfaceError):

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
+from apps.common.errors import quoted
 from apps.common.models import MAX_ID
 
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
@@ -83,13 +84,22 @@ def integer(minimum: int, maximum: int | None = None, **kwargs: Any) -> StrictIn
     return field_class(min_value=minimum, max_value=maximum, error_messages=messages, **kwargs)
 
 
+class QuotingChoiceField(serializers.ChoiceField):
+    """A ChoiceField whose refusal quotes the value sent in plain words (not a Python repr)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if str(data) not in self.choice_strings_to_values and not (data == "" and self.allow_blank):
+            self.fail("invalid_choice", input=quoted(data))
+        return super().to_internal_value(data)
+
+
 def choice(values: Iterable[str], **kwargs: Any) -> serializers.ChoiceField:
-    """A choice among `values`; a 400 names them all."""
+    """A choice among `values`; a 400 quotes the value sent and names them all."""
     valid = list(values)
     listed = ", ".join(valid)
     messages = {
-        "invalid_choice": f"{{input!r}} is not a valid choice; valid values: {listed}.",
+        "invalid_choice": f"{{input}} is not a valid choice; valid values: {listed}.",
         "required": f"This parameter is required; valid values: {listed}.",
         **kwargs.pop("error_messages", {}),
     }
-    return serializers.ChoiceField(choices=valid, error_messages=messages, **kwargs)
+    return QuotingChoiceField(choices=valid, error_messages=messages, **kwargs)

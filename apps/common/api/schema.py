@@ -1,8 +1,13 @@
-"""OpenAPI post-processing: what drf-spectacular cannot infer from our views."""
+"""The OpenAPI document and its Swagger UI, and the post-processing of what drf-spectacular
+cannot infer from our views."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common.api.views import JsonErrorsMixin
 
 
 def require_request_bodies(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
@@ -23,3 +28,18 @@ def close_invalidation_bodies(
         if name.startswith("InvalidateBy"):
             component["additionalProperties"] = False
     return result
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    """`GET /api/schema/`: the OpenAPI document, public."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+
+
+class SwaggerUiView(JsonErrorsMixin, SpectacularSwaggerView):
+    """`GET /api/docs/`: Swagger UI over the schema, public, its files served by the app."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    url_name = "schema"

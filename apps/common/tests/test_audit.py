@@ -50,7 +50,7 @@ def staff_user() -> User:
 @pytest.fixture
 def staff_client(staff_user: User) -> Client:
     client = Client()
-    assert client.login(username="flag-admin", password="correct-horse-9")
+    client.force_login(User.objects.get(username="flag-admin"))
     return client
 
 
@@ -63,7 +63,7 @@ def operator() -> User:
 @pytest.fixture
 def operator_client(operator: User) -> Client:
     client = Client()
-    assert client.login(username="operator", password="correct-horse-9")
+    client.force_login(User.objects.get(username="operator"))
     return client
 
 
@@ -389,7 +389,7 @@ def test_a_user_who_is_not_staff_cannot_open_the_flags() -> None:
     # given a logged-in player (not staff)
     User.objects.create_user(username="player", password="correct-horse-9")
     client = Client()
-    assert client.login(username="player", password="correct-horse-9")
+    client.force_login(User.objects.get(username="player"))
     flag = FeatureFlag.objects.get(name=FlagName.API)
 
     # when it opens the flag list and posts the change form

@@ -29,7 +29,7 @@ from apps.common.api.fields import (
 )
 from apps.common.api.throttles import remember_rate_limit
 from apps.common.api.views import PublicLeaderboardView
-from apps.common.errors import RateLimitExceededError, ServiceError
+from apps.common.errors import RateLimitExceededError, ServiceError, shortened
 from apps.common.rate_limits import RateLimitCount, rate_limit
 from apps.tournaments.api import schemas
 from apps.tournaments.boards import PUBLIC_SCOPES, BoardRef, Scope
@@ -144,6 +144,7 @@ class BoardView(PublicLeaderboardView):
             links.append(("page_size", str(query["page_size"])))
         return PageSpec(
             page=query["page"],
+            page_label=shortened(request.query_params.get("page", query["page"])),
             page_size=query["page_size"],
             base_url=request.build_absolute_uri(request.path),
             query=tuple(links),

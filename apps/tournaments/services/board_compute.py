@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.common.errors import InvalidInputError
+from apps.common.errors import InvalidInputError, quoted
 from apps.common.models import User
 from apps.common.timestamps import iso_utc
 from apps.tournaments.boards import BoardRef, Scope
@@ -362,7 +362,7 @@ def _scope_lookups(board: BoardRef) -> tuple[int | None, int | None]:
 def season_id_for(slug: str | None) -> int:
     season_id = Season.objects.filter(slug=slug).values_list("id", flat=True).first()
     if season_id is None:
-        raise SeasonNotFoundError(f"No season with slug {slug!r}.")
+        raise SeasonNotFoundError(f"No season with slug {quoted(slug)}.")
     return season_id
 
 
@@ -371,5 +371,5 @@ def game_id_for(slug: str) -> int:
     game_id = Game.objects.filter(slug=slug).values_list("id", flat=True).first()
     if game_id is None:
         known = ", ".join(sorted(Game.objects.values_list("slug", flat=True)))
-        raise InvalidInputError({"game": [f"Unknown game {slug!r}; known games: {known}."]})
+        raise InvalidInputError({"game": [f"Unknown game {quoted(slug)}; known games: {known}."]})
     return game_id

@@ -100,10 +100,12 @@ class PageSpec:
     `base_url` is the absolute URL of the endpoint; `query` the other query parameters in the
     order the links carry them (without `page`). `header_extra` and `row_extra` add keys to the
     body and to each row. `statuses` keeps only history rows of those tournament statuses. A
-    non-staff viewer never sees a draft tournament.
+    non-staff viewer never sees a draft tournament. `page_label` is the page as the client wrote
+    it, for the message of a page past the last (not part of the page's identity).
     """
 
     page: int = 1
+    page_label: str = ""
     page_size: int = 50
     base_url: str = ""
     query: tuple[tuple[str, str], ...] = ()
@@ -158,7 +160,8 @@ def render_page(document: BoardDocument, spec: PageSpec) -> bytes:
     count = len(rows)
     last_page = max(1, -(-count // spec.page_size))
     if spec.page > last_page:
-        raise PageNotFoundError(f"Page {spec.page} is past the last page ({last_page}).")
+        page = spec.page_label or spec.page
+        raise PageNotFoundError(f"Page {page} is past the last page ({last_page}).")
     start = (spec.page - 1) * spec.page_size
     page_rows: list[Any] = list(rows[start : start + spec.page_size])
     if spec.row_extra:
