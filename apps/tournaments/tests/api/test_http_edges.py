@@ -465,3 +465,17 @@ def test_cors_covers_the_api_only(client, db, cors_origins):
 
     assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_an_unknown_game_names_the_known_games_in_plain_words(player_client, flags_on):
+    from apps.tournaments.tests.factories import GameFactory
+
+    GameFactory(slug="valorant")
+    GameFactory(slug="efootball")
+
+    response = player_client.get(SCOPED + "?scope=all_time&game=fifa")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "game": ["Unknown game 'fifa'; known games: efootball, valorant."]
+    }
