@@ -115,6 +115,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# A form POST without its CSRF token (the admin) answers in the error envelope, not an HTML page.
+CSRF_FAILURE_VIEW = "apps.common.api.errors.csrf_failure"
+
 # The admin login goes through django-axes first: it refuses a locked-out account or address
 # before the password is checked (AXES_* below; apps.common.admin_login logs the refusals).
 AUTHENTICATION_BACKENDS = [

@@ -127,3 +127,10 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Json
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, "Forbidden."), status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF_FAILURE_VIEW: a form POST without a valid CSRF token (the admin's forms; the API's
+    views check CSRF themselves for session callers) is a 403 in the envelope, not an HTML page."""
+    detail = f"CSRF verification failed: {reason}" if reason else "CSRF verification failed."
+    return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, detail), status=403)

@@ -354,6 +354,21 @@ def test_a_post_with_a_session_but_no_csrf_token_is_a_json_405_on_operations(db)
     assert response.json()["error_code"] == "METHOD_NOT_ALLOWED"
 
 
+def test_an_admin_form_post_without_its_csrf_token_is_a_json_403(db):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post("/admin/login/", {"username": "x", "password": "y"})
+
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error_code": "PERMISSION_DENIED",
+        "detail": "CSRF verification failed: CSRF cookie not set.",
+    }
+
+
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
