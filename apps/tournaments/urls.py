@@ -20,6 +20,8 @@ urlpatterns = [
         leaderboards.ScopedLeaderboardView.as_view(),
         name="scoped_leaderboard",
     ),
+    path("profiles/", names.ProfileNamesView.as_view(), name="profile_names"),
+    path("teams/", names.TeamNamesView.as_view(), name="team_names"),
     path("profiles/<int:profile_id>/", names.ProfileNameView.as_view(), name="profile_name"),
     path("teams/<int:team_id>/", names.TeamNameView.as_view(), name="team_name"),
     path(

@@ -22,6 +22,9 @@ from rest_framework.request import Request
 from apps.common.api.fields import (
     MAX_ID,
     SLUG_PATTERN,
+    EmptyIsAValue,
+    IdListField,
+    InstantField,
     PageNumberField,
     choice,
     id_in_range,
@@ -31,6 +34,7 @@ from apps.common.api.throttles import remember_rate_limit
 from apps.common.api.views import PublicLeaderboardView
 from apps.common.errors import RateLimitExceededError, ServiceError, shortened
 from apps.common.rate_limits import RateLimitCount, rate_limit
+from apps.common.timestamps import iso_utc
 from apps.tournaments.api import schemas
 from apps.tournaments.boards import PUBLIC_SCOPES, BoardRef, Scope
 from apps.tournaments.errors import ParticipantNotFoundError, TournamentNotFoundError
@@ -40,6 +44,7 @@ from apps.tournaments.services.board_documents import PageSpec
 from apps.tournaments.services.leaderboard_service import BoardPage, read_board_page
 
 SCOPE_NAMES = [scope.value for scope in PUBLIC_SCOPES]
+ME = "me"
 _SLUG = re.compile(SLUG_PATTERN)
 
 
@@ -53,7 +58,51 @@ class HistoryQuery(PageQuery):
     tournament_status = choice(TournamentStatus.values, required=False)
 
 
-class ScopedQuery(PageQuery):
+class AroundField(EmptyIsAValue, serializers.Field):
+    """A competitor id (1 to MAX_ID), or `me`: the caller."""
+
+    default_error_messages = {
+        "invalid": f"Must be me or a competitor id (an integer between 1 and {MAX_ID}).",
+    }
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if data == ME:
+            return ME
+        try:
+            return integer(1, MAX_ID).to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("invalid")
+
+
+class BoardQuery(PageQuery):
+    """A board's rows as a player reads them (contract section 9): a page, or a window around
+    a competitor, or chosen competitors; now or as of an instant; with or without movement."""
+
+    around = AroundField(required=False)
+    size = integer(1, schemas.MAX_WINDOW_SIZE, required=False, default=schemas.DEFAULT_WINDOW_SIZE)
+    ids = IdListField(max_count=schemas.MAX_BOARD_IDS, required=False)
+    as_of = InstantField(required=False)
+    compare_to = InstantField(required=False)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        sent = set(self.initial_data)
+        selected = [name for name in ("around", "ids") if name in sent]
+        if len(selected) == 2:
+            raise serializers.ValidationError({"ids": ["Give around or ids, not both."]})
+        for name in ("page", "page_size"):
+            if selected and name in sent:
+                raise serializers.ValidationError(
+                    {name: [f"Cannot be combined with {selected[0]} (it returns no pages)."]}
+                )
+        if "size" in sent and "around" not in sent:
+            raise serializers.ValidationError({"size": ["Only with around."]})
+        as_of, compare_to = data.get("as_of"), data.get("compare_to")
+        if as_of is not None and compare_to is not None and compare_to > as_of:
+            raise serializers.ValidationError({"compare_to": ["Must not be later than as_of."]})
+        return data
+
+
+class ScopedQuery(BoardQuery):
     scope = choice(SCOPE_NAMES)
     tournament_id = integer(1, MAX_ID, required=False)
     season = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -79,7 +128,12 @@ class ScopedQuery(PageQuery):
             raise serializers.ValidationError({"game": ["Must be a game slug."]})
         if scope == Scope.TOURNAMENT and game is not None:
             game_id_for(game)  # ignored by this scope, but an unknown game is a 400 on every one
-        return data
+        team_board = data["participant_type"] == ParticipationType.TEAM
+        if data.get("around") == ME and scope != Scope.TOURNAMENT and team_board:
+            raise serializers.ValidationError(
+                {"around": ["me names a player, not a team: on a team board give a team id."]}
+            )
+        return super().validate(data)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -140,12 +194,22 @@ class BoardView(PublicLeaderboardView):
         """The page asked for; `extra` may add `links` (the parameters links repeat, before
         `page_size` and `page`) and PageSpec's presentation fields."""
         links = list(extra.pop("links", []))
+        for name in ("as_of", "compare_to"):
+            if query.get(name) is not None:
+                links.append((name, iso_utc(query[name]) or ""))
         if "page_size" in request.query_params:
             links.append(("page_size", str(query["page_size"])))
+        around = query.get("around")
         return PageSpec(
             page=query["page"],
             page_label=shortened(request.query_params.get("page", query["page"])),
             page_size=query["page_size"],
+            around=request.user.pk if around == ME else around,
+            around_me=around == ME,
+            size=query.get("size", schemas.DEFAULT_WINDOW_SIZE),
+            ids=query.get("ids"),
+            as_of=query.get("as_of"),
+            compare_to=query.get("compare_to"),
             base_url=request.build_absolute_uri(request.path),
             query=tuple(links),
             viewer_is_staff=bool(request.user.is_staff),
@@ -156,12 +220,13 @@ class BoardView(PublicLeaderboardView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="tournament_leaderboard",
-        parameters=schemas.PAGE_PARAMETERS,
+        parameters=[*schemas.PAGE_PARAMETERS, *schemas.READING_PARAMETERS],
         responses=schemas.responses(schemas.TournamentBoardSerializer, 400, 404, 429, 503),
     )
 )
 class TournamentLeaderboardView(BoardView):
     endpoint_name = "tournament_leaderboard"
+    query_serializer = BoardQuery
 
     def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
         tournament_id = int(self.kwargs["tournament_id"])
@@ -219,6 +284,7 @@ class ParticipantHistoryView(BoardView):
                 "participant_type", str, enum=list(ParticipationType.values), required=False
             ),
             *schemas.PAGE_PARAMETERS,
+            *schemas.READING_PARAMETERS,
         ],
         responses=schemas.responses(schemas.ScopedBoardSerializer, 400, 404, 429, 503),
     )

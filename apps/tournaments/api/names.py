@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.db.models import Model
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.common.api.fields import id_in_range
+from apps.common.api.fields import IdListField, id_in_range
 from apps.common.api.views import ApiView, PublicLeaderboardView
 from apps.common.errors import NotFoundError
 from apps.common.models import User
@@ -51,6 +53,65 @@ class TeamNameView(ApiView):
         if team is None:
             raise NotFoundError(f"No team with id {team_id}.")
         return Response(team)
+
+
+class IdsQuery(serializers.Serializer):
+    ids = IdListField(
+        max_count=schemas.MAX_NAME_IDS,
+        error_messages={"required": "This parameter is required."},
+    )
+
+
+def requested_ids(request: Request) -> tuple[int, ...]:
+    """The distinct ids of `?ids=`, ascending; a 400 naming `ids` otherwise."""
+    query = IdsQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    ids: tuple[int, ...] = query.validated_data["ids"]
+    return ids
+
+
+class NamesInBulkView(ApiView):
+    """Names in bulk: the known ids of `?ids=`, ascending (unknown ids left out), in one query.
+    Rate limited with a public budget of its own; not switched off by LEADERBOARDS_API_ENABLED.
+    A subclass names the model and the keys of each item."""
+
+    rate_budget = "public"
+    model: type[Model]
+    keys: tuple[str, ...]
+
+    def get(self, request: Request) -> Response:
+        ids = requested_ids(request)
+        rows = self.model.objects.filter(pk__in=ids).order_by("id").values(*self.keys)
+        return Response({"results": list(rows)})
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="profile_names",
+        description="Display names in bulk: the known ids, ascending (unknown ids left out).",
+        parameters=[schemas.name_ids_parameter("profile", "1,2,3")],
+        responses=schemas.responses(schemas.ProfileNameListSerializer, 400, 429),
+    )
+)
+class ProfileNamesView(NamesInBulkView):
+    endpoint_name = "profile_names"
+    model = User
+    # The display name only, even when empty: a username is a login, not a public name.
+    keys = ("id", "display_name")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="team_names",
+        description="Team names and tags in bulk: the known ids, ascending (unknown ids left out).",
+        parameters=[schemas.name_ids_parameter("team", "4,5")],
+        responses=schemas.responses(schemas.TeamNameListSerializer, 400, 429),
+    )
+)
+class TeamNamesView(NamesInBulkView):
+    endpoint_name = "team_names"
+    model = Team
+    keys = ("id", "name", "tag")
 
 
 class TournamentMetadataView(ApiView):

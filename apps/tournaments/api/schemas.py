@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from apps.common.models import MAX_ID
@@ -31,6 +31,67 @@ PAGE_PARAMETERS = [
     ),
 ]
 SLUG = {"type": "string", "minLength": 1, "pattern": "^[-a-zA-Z0-9_]+$"}
+
+# Reading a board as a player (contract section 9).
+DEFAULT_WINDOW_SIZE = 11
+MAX_WINDOW_SIZE = 101
+MAX_BOARD_IDS = 100
+_INSTANT = {"type": "string", "format": "date-time"}
+_ID = "[1-9][0-9]{0,17}"  # the pattern says less than the server takes (ids up to 2^63 - 1)
+READING_PARAMETERS = [
+    OpenApiParameter(
+        "around",
+        {"type": "string", "pattern": "^(me|[1-9][0-9]{0,17})$"},
+        required=False,
+        description=(
+            "A window of `size` rows around one competitor: a participant id on a solo board, a "
+            "team id on a team board, or `me` (you; on a tournament's team board, your team). "
+            "Not with `page`, `page_size` or `ids`. No row for it: 404 PARTICIPANT_NOT_FOUND."
+        ),
+        examples=[
+            OpenApiExample("Around me", value="me"),
+            OpenApiExample("Around competitor 42", value="42"),
+        ],
+    ),
+    OpenApiParameter(
+        "size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_SIZE},
+        required=False,
+        description=f"Rows in the window, 1-{MAX_WINDOW_SIZE}, default {DEFAULT_WINDOW_SIZE}; "
+        "only with `around`.",
+    ),
+    OpenApiParameter(
+        "ids",
+        {"type": "string", "pattern": f"^{_ID}(,{_ID}){{0,{MAX_BOARD_IDS - 1}}}$"},
+        required=False,
+        description=(
+            f"Only these competitors' rows (1-{MAX_BOARD_IDS} distinct ids, comma-separated), "
+            "each with its rank on the whole board; `missing_ids` lists those without a row. "
+            "Not with `page`, `page_size` or `around`."
+        ),
+        examples=[OpenApiExample("Three friends", value="12,40,7")],
+    ),
+    OpenApiParameter(
+        "as_of",
+        _INSTANT,
+        required=False,
+        description=(
+            "The board as it stood at this instant (ISO 8601 with an offset; encode `+` as "
+            "`%2B`): only matches completed by then count."
+        ),
+        examples=[OpenApiExample("Yesterday evening", value="2026-06-01T18:00:00Z")],
+    ),
+    OpenApiParameter(
+        "compare_to",
+        _INSTANT,
+        required=False,
+        description=(
+            "Rows add `previous_rank` (at this instant) and `rank_change` (positive: moved up). "
+            "Not later than `as_of`."
+        ),
+        examples=[OpenApiExample("A day earlier", value="2026-05-31T18:00:00Z")],
+    ),
+]
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -85,13 +146,29 @@ class BoardRowSerializer(serializers.Serializer):
     earliest_win_at = serializers.DateTimeField(allow_null=True)
     last_updated_at = serializers.DateTimeField(allow_null=True)
     decided_by = serializers.CharField(allow_null=True)
+    previous_rank = serializers.IntegerField(
+        allow_null=True, required=False, help_text="With compare_to: the rank then."
+    )
+    rank_change = serializers.IntegerField(
+        allow_null=True, required=False, help_text="With compare_to: previous_rank - rank."
+    )
 
 
 class ScopedBoardRowSerializer(BoardRowSerializer):
     tournaments_played = serializers.IntegerField()
 
 
-class TournamentBoardSerializer(_PagedSerializer):
+class _ReadingSerializer(_PagedSerializer):
+    """The keys a board body adds as a player reads it (contract section 9)."""
+
+    is_final = serializers.BooleanField()
+    around = serializers.IntegerField(required=False, allow_null=True)
+    missing_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    as_of = serializers.DateTimeField(required=False)
+    compare_to = serializers.DateTimeField(required=False)
+
+
+class TournamentBoardSerializer(_ReadingSerializer):
     tournament_id = serializers.IntegerField()
     participant_type = serializers.ChoiceField(choices=["solo", "team"])
     ruleset = serializers.CharField()
@@ -100,7 +177,7 @@ class TournamentBoardSerializer(_PagedSerializer):
     results = BoardRowSerializer(many=True)
 
 
-class ScopedBoardSerializer(_PagedSerializer):
+class ScopedBoardSerializer(_ReadingSerializer):
     scope = serializers.ChoiceField(choices=[scope.value for scope in PUBLIC_SCOPES])
     season = serializers.CharField(required=False)
     tournament_id = serializers.IntegerField(allow_null=True)
@@ -144,6 +221,39 @@ class TeamNameSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     tag = serializers.CharField()
+
+
+MAX_NAME_IDS = 200
+# Ids of up to 18 digits (all below 2^63), up to MAX_NAME_IDS of them: every value this pattern
+# allows is accepted. The server also takes ids up to 2^63 - 1, leading zeros and repeats.
+_NAME_ID = "[1-9][0-9]{0,17}"
+NAME_IDS = {"type": "string", "pattern": f"^{_NAME_ID}(,{_NAME_ID}){{0,{MAX_NAME_IDS - 1}}}$"}
+
+
+def name_ids_parameter(kind: str, example: str) -> OpenApiParameter:
+    """The `ids` query parameter of a names-in-bulk endpoint."""
+    return OpenApiParameter(
+        "ids",
+        NAME_IDS,
+        required=True,
+        description=(
+            f"Comma-separated {kind} ids, 1 to {MAX_NAME_IDS} distinct integers from 1 to "
+            "2^63 - 1; repeats are ignored. Anything else: 400 VALIDATION_ERROR naming `ids`."
+        ),
+        examples=[OpenApiExample("Three ids", value=example)],
+    )
+
+
+class ProfileNameListSerializer(serializers.Serializer):
+    """Names in bulk: the known ids, ascending; unknown ids are left out."""
+
+    results = ProfileNameSerializer(many=True)
+
+
+class TeamNameListSerializer(serializers.Serializer):
+    """Names in bulk: the known ids, ascending; unknown ids are left out."""
+
+    results = TeamNameSerializer(many=True)
 
 
 class TournamentMetadataSerializer(serializers.Serializer):

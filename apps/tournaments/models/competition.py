@@ -91,9 +91,20 @@ class Season(BoardNamingModel):
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
 
+    # `ends_on` decides whether the season's boards are final (`is_final`).
+    board_fields = frozenset({"slug", "ends_on"})
+
     def boards_named(self, slug: str) -> set[BoardRef]:
         games = [None, *Game.objects.values_list("slug", flat=True)]
         return season_boards([slug], games, ParticipationType.values)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Announces its boards when its end moves (a rename or deletion: the base class)."""
+        with transaction.atomic(using=self._state.db, savepoint=False):
+            stored = self.stored_values("slug", "ends_on")
+            super().save(*args, **kwargs)
+            if stored is not None and stored["ends_on"] != self.ends_on:
+                self.announce([], self.boards_named(self.slug))
 
 
 class Tournament(BoardFeedingModel):

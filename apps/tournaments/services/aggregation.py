@@ -46,35 +46,37 @@ _SIDE_SELECT = """
            MAX(m.completed_at) AS completed_at
     FROM tournaments_match m
     {join}
-    WHERE {match_filter} AND m.state IN (%s, %s)
+    WHERE {match_filter} AND m.state IN (%s, %s){completed_by}
     GROUP BY m.{me}_id
 """
+# With an instant (a board "as of"): only the matches completed at or before it count.
+_COMPLETED_BY = " AND m.completed_at <= %s"
 
 
-def _sides_sql(match_filter: str, *, filters_on_tournament: bool = False) -> str:
+def _sides_sql(
+    match_filter: str, *, filters_on_tournament: bool = False, completed_by: bool = False
+) -> str:
     """Both sides of every counted match, each aggregated per registration before the outer
     join: the join and the outer GROUP BY then see at most two rows per registration instead of
-    one per match and side. `filters_on_tournament`: the filter names columns of `t`."""
+    one per match and side. `filters_on_tournament`: the filter names columns of `t`;
+    `completed_by`: one more parameter, after the states, bounds `completed_at`."""
     join = (
         "JOIN tournaments_tournament t ON t.id = m.tournament_id" if filters_on_tournament else ""
     )
-    first = _SIDE_SELECT.format(
-        me="participant1",
-        them="participant2",
-        me_n=1,
-        them_n=2,
-        match_filter=match_filter,
-        join=join,
-    )
-    second = _SIDE_SELECT.format(
-        me="participant2",
-        them="participant1",
-        me_n=2,
-        them_n=1,
-        match_filter=match_filter,
-        join=join,
-    )
+    shared = {
+        "match_filter": match_filter,
+        "join": join,
+        "completed_by": _COMPLETED_BY if completed_by else "",
+    }
+    first = _SIDE_SELECT.format(me="participant1", them="participant2", me_n=1, them_n=2, **shared)
+    second = _SIDE_SELECT.format(me="participant2", them="participant1", me_n=2, them_n=1, **shared)
     return f"{first} UNION ALL {second}"
+
+
+def _side_params(params: Sequence[Any], completed_by: dt.datetime | None) -> list[Any]:
+    """The parameters of one side of `_sides_sql`: the filter's, the states, the instant."""
+    bound = [] if completed_by is None else [connection.ops.adapt_datetimefield_value(completed_by)]
+    return [*params, *_COUNTED, *bound]
 
 
 # Points come from the registration's own tournament (`t`, joined by the outer query).
@@ -171,10 +173,15 @@ class RegistrationTotals:
 
 
 def _registration_totals(
-    match_filter: str, registration_filter: str, params: Sequence[Any], side_params: Sequence[Any]
+    match_filter: str,
+    registration_filter: str,
+    params: Sequence[Any],
+    side_params: Sequence[Any],
+    completed_by: dt.datetime | None = None,
 ) -> list[RegistrationTotals]:
+    sides = _sides_sql(match_filter, completed_by=completed_by is not None)
     sql = f"""
-        WITH sides AS ({_sides_sql(match_filter)})
+        WITH sides AS ({sides})
         SELECT r.id, r.tournament_id, r.user_id, r.team_id, {_TOTAL_COLUMNS}
         FROM tournaments_registration r
         JOIN tournaments_tournament t ON t.id = r.tournament_id
@@ -182,7 +189,8 @@ def _registration_totals(
         WHERE {registration_filter} AND r.status = %s
         GROUP BY r.id, r.tournament_id, r.user_id, r.team_id
     """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
-    all_params = [*side_params, *_COUNTED, *side_params, *_COUNTED, *params, _CONFIRMED]
+    side = _side_params(side_params, completed_by)
+    all_params = [*side, *side, *params, _CONFIRMED]
     result = []
     for registration_id, tournament_id, user_id, team_id, *total_columns in _fetch(sql, all_params):
         competitor_id = user_id if user_id is not None else team_id
@@ -191,13 +199,17 @@ def _registration_totals(
     return result
 
 
-def tournament_totals(tournament_id: int) -> list[RegistrationTotals]:
-    """One row per confirmed registration of the tournament. One query."""
+def tournament_totals(
+    tournament_id: int, completed_by: dt.datetime | None = None
+) -> list[RegistrationTotals]:
+    """One row per confirmed registration of the tournament (counting only the matches
+    completed by `completed_by` when given). One query."""
     return _registration_totals(
         match_filter="m.tournament_id = %s",
         registration_filter="r.tournament_id = %s",
         params=[tournament_id],
         side_params=[tournament_id],
+        completed_by=completed_by,
     )
 
 
@@ -233,9 +245,11 @@ def competitor_totals_across_tournaments(
     participant_type: str,
     season_id: int | None = None,
     game_id: int | None = None,
+    completed_by: dt.datetime | None = None,
 ) -> list[CompetitorTotals]:
     """Season or all-time totals: summed per user (solo) or team (team) over every live or
-    completed tournament of that type (and season, and game). One query."""
+    completed tournament of that type (and season, and game), counting only the matches
+    completed by `completed_by` when given. One query."""
     competitor_column = "user_id" if participant_type == ParticipationType.SOLO else "team_id"
     conditions = ["t.status IN (%s, %s)", "t.participation_type = %s"]
     params: list[Any] = [*_VISIBLE, participant_type]
@@ -246,8 +260,11 @@ def competitor_totals_across_tournaments(
         conditions.append("t.game_id = %s")
         params.append(game_id)
     tournament_filter = " AND ".join(conditions)
+    sides = _sides_sql(
+        tournament_filter, filters_on_tournament=True, completed_by=completed_by is not None
+    )
     sql = f"""
-        WITH sides AS ({_sides_sql(tournament_filter, filters_on_tournament=True)})
+        WITH sides AS ({sides})
         SELECT r.{competitor_column} AS competitor_id,
                COUNT(DISTINCT r.tournament_id) AS tournaments_played,
                {_TOTAL_COLUMNS}
@@ -257,7 +274,8 @@ def competitor_totals_across_tournaments(
         WHERE {tournament_filter} AND r.status = %s AND r.{competitor_column} IS NOT NULL
         GROUP BY r.{competitor_column}
     """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
-    all_params = [*params, *_COUNTED, *params, *_COUNTED, *params, _CONFIRMED]
+    side = _side_params(params, completed_by)
+    all_params = [*side, *side, *params, _CONFIRMED]
     return [
         _competitor_totals(competitor_id, None, int(tournaments_played), total_columns)
         for competitor_id, tournaments_played, *total_columns in _fetch(sql, all_params)
@@ -270,8 +288,11 @@ def competitor_totals_across_tournaments(
 MatchRow: TypeAlias = tuple[int, int, int, int, int | None, int, int]
 
 
-def counted_match_rows(tournament_ids: Sequence[int]) -> list[MatchRow]:
-    """Every counted match of these tournaments, ascending by id, as tuples. One query."""
+def counted_match_rows(
+    tournament_ids: Sequence[int], completed_by: dt.datetime | None = None
+) -> list[MatchRow]:
+    """Every counted match of these tournaments (completed by `completed_by` when given),
+    ascending by id, as tuples. One query."""
     if not tournament_ids:
         return []
     placeholders = ", ".join(["%s"] * len(tournament_ids))
@@ -280,6 +301,8 @@ def counted_match_rows(tournament_ids: Sequence[int]) -> list[MatchRow]:
                m.score1, m.score2
         FROM tournaments_match m
         WHERE m.tournament_id IN ({placeholders}) AND m.state IN (%s, %s)
+              {_COMPLETED_BY if completed_by is not None else ""}
         ORDER BY m.id
     """  # noqa: S608 - only placeholders are interpolated
-    return _fetch(sql, [*tournament_ids, *_COUNTED])  # type: ignore[return-value]
+    params = _side_params(tournament_ids, completed_by)
+    return _fetch(sql, params)  # type: ignore[return-value]

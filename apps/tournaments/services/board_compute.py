@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
@@ -27,12 +28,14 @@ from apps.tournaments.errors import (
     TournamentNotFoundError,
 )
 from apps.tournaments.models import (
+    BOARD_VISIBLE_STATUSES,
     Game,
     ParticipationType,
     Registration,
     RegistrationStatus,
     Season,
     Tournament,
+    TournamentStatus,
 )
 from apps.tournaments.services import aggregation
 from apps.tournaments.services.board_documents import (
@@ -176,10 +179,13 @@ def tournament_header(tournament: dict[str, Any], *, computation_enabled: bool) 
         "ruleset": tournament["tiebreak_ruleset"],
         "computed_at": iso_utc(timezone.now()),
         "computation_enabled": computation_enabled,
+        "is_final": tournament["status"] == TournamentStatus.COMPLETED,
     }
 
 
-def scoped_header(board: BoardRef, *, computation_enabled: bool) -> BoardHeader:
+def scoped_header(
+    board: BoardRef, lookups: ScopeLookups, *, computation_enabled: bool
+) -> BoardHeader:
     header: BoardHeader = {"scope": board.scope.value}
     if board.scope is Scope.SEASON:
         header["season"] = str(board.season)
@@ -190,17 +196,36 @@ def scoped_header(board: BoardRef, *, computation_enabled: bool) -> BoardHeader:
             "ruleset": SEASON_RULESET,
             "computed_at": iso_utc(timezone.now()),
             "computation_enabled": computation_enabled,
+            "is_final": _is_final(board, lookups),
         }
     )
     return header
 
 
-def _tournament_document(tournament_id: int) -> BoardDocument:
-    """The full board of one tournament. 2 queries (3 with the head-to-head ruleset)."""
+def _is_final(board: BoardRef, lookups: ScopeLookups) -> bool:
+    """A season board is final once its season has ended (`ends_on` in the past; without one,
+    never) and every tournament counted on it is completed; an all-time board never is."""
+    if board.scope is not Scope.SEASON or lookups.season_ends_on is None:
+        return False
+    if lookups.season_ends_on >= timezone.now().date():
+        return False
+    counted = Tournament.objects.filter(
+        season_id=lookups.season_id,
+        participation_type=board.participant_type or ParticipationType.SOLO,
+        status__in=BOARD_VISIBLE_STATUSES,
+    )
+    if lookups.game_id is not None:
+        counted = counted.filter(game_id=lookups.game_id)
+    return not counted.exclude(status=TournamentStatus.COMPLETED).exists()
+
+
+def _tournament_document(tournament_id: int, as_of: dt.datetime | None) -> BoardDocument:
+    """The full board of one tournament (as of an instant: only the matches completed by
+    then). 2 queries (3 with the head-to-head ruleset)."""
     tournament = tournament_row(tournament_id)
-    registration_totals = aggregation.tournament_totals(tournament_id)
+    registration_totals = aggregation.tournament_totals(tournament_id, as_of)
     matches = (
-        aggregation.counted_match_rows([tournament_id])
+        aggregation.counted_match_rows([tournament_id], as_of)
         if uses_head_to_head(tournament["tiebreak_ruleset"])
         else []
     )
@@ -222,13 +247,15 @@ def _tournament_document(tournament_id: int) -> BoardDocument:
     return BoardDocument(header, rows, tournament["status"])
 
 
-def _scoped_document(board: BoardRef) -> BoardDocument:
-    """A season or all-time board. One query after the season and game lookups."""
-    season_id, game_id = _scope_lookups(board)
+def _scoped_document(board: BoardRef, as_of: dt.datetime | None) -> BoardDocument:
+    """A season or all-time board (as of an instant: only the matches completed by then). One
+    query after the season and game lookups (and one for `is_final` of an ended season)."""
+    lookups = _scope_lookups(board)
     totals = aggregation.competitor_totals_across_tournaments(
         participant_type=board.participant_type or ParticipationType.SOLO,
-        season_id=season_id,
-        game_id=game_id,
+        season_id=lookups.season_id,
+        game_id=lookups.game_id,
+        completed_by=as_of,
     )
     ranking = rank_competitors(totals, get_ruleset(SEASON_RULESET))
     is_solo = board.participant_type == ParticipationType.SOLO
@@ -244,7 +271,23 @@ def _scoped_document(board: BoardRef) -> BoardDocument:
         )
         row["tournaments_played"] = ranked.totals.tournaments_played
         rows.append(row)
-    return BoardDocument(scoped_header(board, computation_enabled=True), rows)
+    return BoardDocument(scoped_header(board, lookups, computation_enabled=True), rows)
+
+
+def team_of_member(tournament_id: int, user_id: int) -> int | None:
+    """The team whose confirmed registration in this tournament has the user on its roster
+    (the lowest id should there be several), or None. One query."""
+    return (
+        Registration.objects.filter(
+            tournament_id=tournament_id,
+            status=RegistrationStatus.CONFIRMED,
+            team__isnull=False,
+            roster__id=user_id,
+        )
+        .order_by("team_id")
+        .values_list("team_id", flat=True)
+        .first()
+    )
 
 
 def _require_user(user_id: int) -> None:
@@ -320,14 +363,15 @@ def _history_document(user_id: int) -> BoardDocument:
     return BoardDocument(header, [row for _, row in items])
 
 
-def compute_board(board: BoardRef) -> BoardDocument:
-    """The full document of any board. Raises the board's not-found error (or a 400 for an
-    unknown game) when what it names does not exist."""
+def compute_board(board: BoardRef, as_of: dt.datetime | None = None) -> BoardDocument:
+    """The full document of any board: as the records stand now, or (`as_of`, tournament and
+    scoped boards) counting only the matches completed by that instant. Raises the board's
+    not-found error (or a 400 for an unknown game) when what it names does not exist."""
     match board.scope:
         case Scope.TOURNAMENT:
-            return _tournament_document(int(board.tournament_id or 0))
+            return _tournament_document(int(board.tournament_id or 0), as_of)
         case Scope.SEASON | Scope.ALL_TIME:
-            return _scoped_document(board)
+            return _scoped_document(board, as_of)
         case Scope.HISTORY:
             return _history_document(int(board.user_id or 0))
     raise ValueError(f"unknown scope {board.scope!r}")
@@ -342,28 +386,37 @@ def empty_board(board: BoardRef) -> BoardDocument:
             header = tournament_header(tournament, computation_enabled=False)
             return BoardDocument.empty(header, tournament["status"])
         case Scope.SEASON | Scope.ALL_TIME:
-            _scope_lookups(board)
-            return BoardDocument.empty(scoped_header(board, computation_enabled=False))
+            lookups = _scope_lookups(board)
+            return BoardDocument.empty(scoped_header(board, lookups, computation_enabled=False))
         case Scope.HISTORY:
             _require_user(int(board.user_id or 0))
             return BoardDocument.empty({"participant_id": int(board.user_id or 0)})
     raise ValueError(f"unknown scope {board.scope!r}")
 
 
-def _scope_lookups(board: BoardRef) -> tuple[int | None, int | None]:
-    """(season id, game id) of a season or all-time board: an unknown season is a 404 and an
-    unknown game a 400, whatever the flags. They run only when the board is computed: a cached
-    board proves both existed (renaming or deleting a season or game invalidates its boards)."""
-    season_id = season_id_for(board.season) if board.scope is Scope.SEASON else None
+@dataclass(frozen=True, slots=True)
+class ScopeLookups:
+    season_id: int | None = None
+    season_ends_on: dt.date | None = None
+    game_id: int | None = None
+
+
+def _scope_lookups(board: BoardRef) -> ScopeLookups:
+    """The season (id, end) and game id of a season or all-time board: an unknown season is a
+    404 and an unknown game a 400, whatever the flags. They run only when the board is computed:
+    a cached board proves both existed (renaming or deleting a season or game, or changing a
+    season's end, invalidates its boards)."""
+    season_id, ends_on = season_for(board.season) if board.scope is Scope.SEASON else (None, None)
     game_id = game_id_for(board.game) if board.game else None
-    return season_id, game_id
+    return ScopeLookups(season_id, ends_on, game_id)
 
 
-def season_id_for(slug: str | None) -> int:
-    season_id = Season.objects.filter(slug=slug).values_list("id", flat=True).first()
-    if season_id is None:
+def season_for(slug: str | None) -> tuple[int, dt.date | None]:
+    """The id and `ends_on` of the season with this slug; SeasonNotFoundError otherwise."""
+    season = Season.objects.filter(slug=slug).values_list("id", "ends_on").first()
+    if season is None:
         raise SeasonNotFoundError(f"No season with slug {quoted(slug)}.")
-    return season_id
+    return season
 
 
 def game_id_for(slug: str) -> int:

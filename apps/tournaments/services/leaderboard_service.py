@@ -8,7 +8,11 @@ The path of one read (contract sections 5 and 6):
    version and the requested page (`store.count_and_read_page`). Over budget: 429, nothing more.
    A cached page under the current version is returned as it is: bytes, ETag from the version.
 3. Otherwise the document is read or computed (once across workers: a short lock, the others
-   wait up to 2 s for it), the page is cut from it and stored beside it.
+   wait up to 2 s for it), the page is cut from it and stored beside it. A board "as of" an
+   instant is its own document in the same hash (`doc@<instant>`), read and computed the same
+   way; a page with movement (`compare_to`) reads a second document, the board at that instant.
+   A window around a competitor or a list of competitors is cut from the same documents as a
+   page: a slice, not a recomputation.
 4. Redis failing or hanging: the cache answers "unknown" fast (circuit breaker), the rate limit
    lets the request through, and the board comes from SQL.
 
@@ -19,6 +23,7 @@ commit's invalidation.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
@@ -30,16 +35,23 @@ from apps.common.errors import RateLimitExceededError
 from apps.common.flags import is_flag_enabled
 from apps.common.models import FlagName
 from apps.common.rate_limits import RateLimitCount, RateLimitResult, rate_limit
-from apps.tournaments.boards import BoardRef
+from apps.tournaments.boards import BoardRef, Scope
 from apps.tournaments.services import cache_stats
 from apps.tournaments.services.board_cache import invalidation, store
 from apps.tournaments.services.board_cache.keys import (
     MISS_POLL_SECONDS,
     MISS_WAIT_SECONDS,
     CacheRead,
+    document_field,
 )
-from apps.tournaments.services.board_compute import compute_board, empty_board
-from apps.tournaments.services.board_documents import BoardDocument, PageSpec, render_page
+from apps.tournaments.services.board_compute import compute_board, empty_board, team_of_member
+from apps.tournaments.services.board_documents import (
+    TEAM,
+    BoardDocument,
+    PageSpec,
+    refuse_hidden,
+    render_page,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +87,9 @@ def read_board_page(
 
     if not computation_enabled:
         empty = empty_board(board)
-        body = render_page(empty, page)
+        refuse_hidden(empty, page)
+        me = _me_on_board(board, empty, user_id) if page.around_me else None
+        body = render_page(empty, page, previous=empty, me=me)
         return BoardPage(body, _content_etag(body, page, empty), cached=False, rate_limit=limit)
 
     started = time.perf_counter()
@@ -84,11 +98,13 @@ def read_board_page(
         _count_read(scope, started, hit=True)
         return BoardPage(read.page or b"", _version_etag(read.version, page), True, limit)
 
-    if read.version is None:
-        document, from_cache = compute_board(board), False
-    else:
-        document, from_cache = _cached_or_computed(board, read.version)
-    body = render_page(document, page)  # also refuses a draft to a non-staff viewer
+    document, from_cache = _document(board, read.version, page.as_of)
+    refuse_hidden(document, page)  # a draft's board is a 404 for a non-staff viewer
+    previous = (
+        _document(board, read.version, page.compare_to)[0] if page.compare_to is not None else None
+    )
+    me = _me_on_board(board, document, user_id) if page.around_me else None
+    body = render_page(document, page, previous=previous, me=me)
     if read.version is not None:
         store.store_page(board, read.version, page.cache_field, body)
         etag = _version_etag(read.version, page)
@@ -123,36 +139,58 @@ def _content_etag(body: bytes, page: PageSpec, document: BoardDocument | None = 
     return f'"b-{digest}"'
 
 
-def _cached_or_computed(board: BoardRef, version: str) -> tuple[BoardDocument, bool]:
-    """The board document under `version`: cached, or computed once across workers.
+def _document(
+    board: BoardRef, version: str | None, as_of: dt.datetime | None
+) -> tuple[BoardDocument, bool]:
+    """The board now (or as of an instant): cached under `version`, else computed (and stored);
+    with no version (the cache off or unreachable), computed. Returns (document, from_cache)."""
+    if version is None:
+        return compute_board(board, as_of), False
+    return _cached_or_computed(board, version, as_of)
+
+
+def _cached_or_computed(
+    board: BoardRef, version: str, as_of: dt.datetime | None = None
+) -> tuple[BoardDocument, bool]:
+    """A document of the board under `version`: cached, or computed once across workers.
 
     Returns (document, came_from_cache). The first miss takes a short lock and computes; the
     others poll for its result for up to MISS_WAIT_SECONDS, then compute themselves.
     """
-    raw = store.read_document(board, version)
+    field = document_field(as_of)
+    raw = store.read_document(board, version, field)
     if raw is not None:
         return BoardDocument.decode(raw), True
-    lock = store.try_lock(board)
+    lock = store.try_lock(board, field)
     if lock is None:
-        found = _wait_for_document(board, version)
+        found = _wait_for_document(board, version, field)
         if found is not None:
             return found, True
-        log.info("board_lock_wait_expired", board=board.name)
+        log.info("board_lock_wait_expired", board=board.name, document=field)
     try:
-        document = compute_board(board)
-        store.store_document(board, version, document.encode())
+        document = compute_board(board, as_of)
+        store.store_document(board, version, document.encode(), field)
     finally:
         if lock is not None:
             store.release_lock(lock)
-    log.info("board_computed", board=board.name, rows=len(document.rows))
+    log.info("board_computed", board=board.name, document=field, rows=len(document.rows))
     return document, False
 
 
-def _wait_for_document(board: BoardRef, version: str) -> BoardDocument | None:
+def _wait_for_document(board: BoardRef, version: str, field: str) -> BoardDocument | None:
     deadline = time.monotonic() + MISS_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(MISS_POLL_SECONDS)
-        raw = store.read_document(board, version)
+        raw = store.read_document(board, version, field)
         if raw is not None:
             return BoardDocument.decode(raw)
     return None
+
+
+def _me_on_board(board: BoardRef, document: BoardDocument, user_id: int) -> int | None:
+    """The caller's competitor id on this board: their user id, or on a tournament's team board
+    the team of the confirmed registration whose roster holds them (one query; None when no
+    roster does). Scoped team boards refuse `me` before this (the view)."""
+    if board.scope is not Scope.TOURNAMENT or document.header.get("participant_type") != TEAM:
+        return user_id
+    return team_of_member(int(board.tournament_id or 0), user_id)

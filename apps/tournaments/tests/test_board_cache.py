@@ -109,7 +109,7 @@ def test_twenty_concurrent_misses_compute_once(on_redis, monkeypatch):
     calls: list[BoardRef] = []
     release = threading.Event()
 
-    def compute(board: BoardRef) -> BoardDocument:
+    def compute(board: BoardRef, as_of: object = None) -> BoardDocument:
         calls.append(board)
         release.wait(5)
         return BoardDocument({"tournament_id": 7}, [], None)

@@ -36,7 +36,7 @@ DOCUMENTS = (
     "docs/admin/tournament_ops.md",
 )
 
-# Route names of the nine endpoints of contract section 4 and the three name-resolution ones.
+# Route names of the nine endpoints of contract section 4 and the five name-resolution ones.
 CONTRACT_ROUTES = frozenset(
     {
         "tournament_leaderboard",
@@ -44,6 +44,8 @@ CONTRACT_ROUTES = frozenset(
         "scoped_leaderboard",
         "profile_name",
         "team_name",
+        "profile_names",
+        "team_names",
         "tournament_metadata",
         "admin_inspect",
         "admin_cache_status",

@@ -3,6 +3,7 @@ transaction, and how that row is applied (at commit, or later by a drain)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -182,6 +183,22 @@ def test_a_deleted_season_names_its_boards(announced):
     [(_, boards)] = announced
     assert BoardRef(Scope.SEASON, season="2031-gone", game=None, participant_type="solo") in boards
     assert BoardRef(Scope.SEASON, season="2031-gone", game="chess", participant_type="team") in (
+        boards
+    )
+
+
+def test_a_season_whose_end_moves_names_its_boards_and_a_new_name_alone_does_not(announced):
+    season = SeasonFactory(slug="2031-ending")
+    stored = Season.objects.get(pk=season.pk)
+
+    stored.name = "Renamed"
+    stored.save()
+    assert announced == []
+    stored.ends_on = dt.date(2031, 9, 1)
+    stored.save()
+
+    [(_, boards)] = announced
+    assert BoardRef(Scope.SEASON, season="2031-ending", game=None, participant_type="team") in (
         boards
     )
 

@@ -39,13 +39,19 @@ from apps.tournaments.services.board_cache.keys import (
     version_key,
 )
 
-# The version key's TTL is renewed with the document's, so both expire together.
+# A document is stored only under the board's current version; a hash left from an older
+# version is emptied first. A past state (any field but 'doc') is refused once the hash is full.
+# The version key's TTL is renewed with the hash's, so both expire together.
 _STORE_DOCUMENT_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'ver', ARGV[1], 'doc', ARGV[2])
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+if redis.call('HGET', KEYS[2], 'ver') ~= ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'ver', ARGV[1])
+end
+if ARGV[2] ~= 'doc' and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return 1
 """
 
@@ -120,23 +126,26 @@ def count_and_read_page(
     return safe_redis_call(RedisOperation.THROTTLE, call, (None, CacheRead(version=None)))
 
 
-def read_document(board: BoardRef, version: str) -> bytes | None:
+def read_document(board: BoardRef, version: str, field: str = DOCUMENT_FIELD) -> bytes | None:
+    """A document of the board (`field`: now, or a past state) stored under `version`."""
+
     def call(client: redis.Redis) -> bytes | None:
-        stored_version, document = client.hmget(
-            board_key(board.name), [VERSION_FIELD, DOCUMENT_FIELD]
-        )
+        stored_version, document = client.hmget(board_key(board.name), [VERSION_FIELD, field])
         return document if _text(stored_version) == version else None
 
     return safe_redis_call(RedisOperation.GET, call, None)
 
 
-def store_document(board: BoardRef, version: str, document: bytes) -> bool:
-    """Store the document if `version` is still the board's version; False otherwise."""
+def store_document(
+    board: BoardRef, version: str, document: bytes, field: str = DOCUMENT_FIELD
+) -> bool:
+    """Store a document if `version` is still the board's version; False otherwise."""
 
     def call(client: redis.Redis) -> bool:
         script = client.register_script(_STORE_DOCUMENT_LUA)
         keys = [version_key(board.name), board_key(board.name)]
-        return bool(script(keys=keys, args=[version, document, cache_ttl_seconds()]))
+        args = [version, field, document, cache_ttl_seconds(), MAX_PAGES_PER_BOARD]
+        return bool(script(keys=keys, args=args))
 
     return safe_redis_call(RedisOperation.SET, call, False)
 
@@ -152,11 +161,12 @@ def store_page(board: BoardRef, version: str, page_field: str, body: bytes) -> b
     return safe_redis_call(RedisOperation.SET, call, False)
 
 
-def try_lock(board: BoardRef) -> Any:
-    """The board's compute lock, or None when another process holds it (or Redis fails)."""
+def try_lock(board: BoardRef, field: str = DOCUMENT_FIELD) -> Any:
+    """The compute lock of a board's document (`field`), or None when another process holds it
+    (or Redis fails)."""
 
     def call(client: redis.Redis) -> Any:
-        lock = client.lock(lock_key(board), timeout=LOCK_TTL_SECONDS, blocking=False)
+        lock = client.lock(lock_key(board, field), timeout=LOCK_TTL_SECONDS, blocking=False)
         return lock if lock.acquire(blocking=False) else None
 
     return safe_redis_call(RedisOperation.LOCK, call, None)

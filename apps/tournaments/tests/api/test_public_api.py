@@ -48,6 +48,7 @@ def test_tournament_board_exact_json(player_client, flags_on):
         "participant_type": "solo",
         "ruleset": "deltacrown-5step",
         "computation_enabled": True,
+        "is_final": False,
         "count": 5,
         "next": f"http://testserver/api/tournaments/{tid}/leaderboard/?page_size=2&page=2",
         "previous": None,
