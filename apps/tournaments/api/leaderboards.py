@@ -45,6 +45,8 @@ from apps.tournaments.services.leaderboard_service import BoardPage, read_board_
 
 SCOPE_NAMES = [scope.value for scope in PUBLIC_SCOPES]
 ME = "me"
+# The parameters of a player's reading (contract section 9).
+READING = frozenset({"around", "size", "ids", "as_of", "compare_to"})
 _SLUG = re.compile(SLUG_PATTERN)
 
 
@@ -102,7 +104,7 @@ class BoardQuery(PageQuery):
         return data
 
 
-class ScopedQuery(BoardQuery):
+class ScopedPageQuery(PageQuery):
     scope = choice(SCOPE_NAMES)
     tournament_id = integer(1, MAX_ID, required=False)
     season = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -128,8 +130,15 @@ class ScopedQuery(BoardQuery):
             raise serializers.ValidationError({"game": ["Must be a game slug."]})
         if scope == Scope.TOURNAMENT and game is not None:
             game_id_for(game)  # ignored by this scope, but an unknown game is a 400 on every one
+        return super().validate(data)
+
+
+class ScopedQuery(ScopedPageQuery, BoardQuery):
+    """The scoped board's parameters and a player's reading of it."""
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         team_board = data["participant_type"] == ParticipationType.TEAM
-        if data.get("around") == ME and scope != Scope.TOURNAMENT and team_board:
+        if data.get("around") == ME and data["scope"] != Scope.TOURNAMENT and team_board:
             raise serializers.ValidationError(
                 {"around": ["me names a player, not a team: on a team board give a team id."]}
             )
@@ -163,6 +172,10 @@ class BoardView(PublicLeaderboardView):
     """
 
     query_serializer: type[PageQuery] = PageQuery
+    # With a reading parameter in the query: the serializer that reads it too. A plain page
+    # (most polling requests) skips its five fields: DRF copies every declared field per
+    # serializer instance, which doubled the parse time of a plain page (52 -> 112 us, timeit).
+    reading_serializer: type[PageQuery] | None = None
 
     def get_throttles(self) -> list[Any]:
         return []  # counted in `get`
@@ -173,7 +186,9 @@ class BoardView(PublicLeaderboardView):
     def get(self, request: Request, **kwargs: Any) -> HttpResponse:
         count = RateLimitCount.of(self.endpoint_name, request.user.pk, str(self.rate_budget))
         try:
-            serializer = self.query_serializer(data=request.query_params)
+            reading = self.reading_serializer and not READING.isdisjoint(request.query_params)
+            serializer_class = self.reading_serializer if reading else self.query_serializer
+            serializer = serializer_class(data=request.query_params)
             serializer.is_valid(raise_exception=True)
             board, page = self.board_and_page(request, serializer.validated_data)
         except (serializers.ValidationError, ServiceError):
@@ -226,7 +241,7 @@ class BoardView(PublicLeaderboardView):
 )
 class TournamentLeaderboardView(BoardView):
     endpoint_name = "tournament_leaderboard"
-    query_serializer = BoardQuery
+    reading_serializer = BoardQuery
 
     def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
         tournament_id = int(self.kwargs["tournament_id"])
@@ -291,7 +306,8 @@ class ParticipantHistoryView(BoardView):
 )
 class ScopedLeaderboardView(BoardView):
     endpoint_name = "scoped_leaderboard"
-    query_serializer = ScopedQuery
+    query_serializer = ScopedPageQuery
+    reading_serializer = ScopedQuery
 
     def board_and_page(self, request: Request, query: dict[str, Any]) -> tuple[BoardRef, PageSpec]:
         scope = Scope(query["scope"])
