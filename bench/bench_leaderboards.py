@@ -19,6 +19,7 @@ calls `django.setup()`. `run_benchmark` is the part after that and is what the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.util
 import json
@@ -29,7 +30,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -507,10 +508,14 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    database = owned_database(arguments.database_url)
-    removed_overrides = configure_environment(database.url, arguments.redis_url)
+@contextlib.contextmanager
+def migrated_database(
+    database_url: str | None, redis_url: str | None, *, keep: bool
+) -> Iterator[None]:
+    """A database of the benchmark's own, created, migrated with Django set up for it, and
+    dropped at the end (unless `keep`)."""
+    database = owned_database(database_url)
+    removed_overrides = configure_environment(database.url, redis_url)
     if removed_overrides:
         _stderr(f"ignoring flag overrides in the environment: {', '.join(removed_overrides)}")
     _stderr(f"creating database {database.description} ...")
@@ -522,6 +527,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         django.setup()
         _stderr("migrating ...")
         call_command("migrate", verbosity=0, interactive=False)
+        yield
+    finally:
+        if "django" in sys.modules and "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if keep:
+            _stderr(f"kept database {database.description}")
+        else:
+            database.drop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    with migrated_database(
+        arguments.database_url, arguments.redis_url, keep=arguments.keep_database
+    ):
         report = run_benchmark(
             repeat=arguments.repeat, seed=arguments.seed, profile=arguments.profile
         )
@@ -530,15 +552,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload = {"command": " ".join(sys.argv), **report.to_json()}
             arguments.json.write_text(json.dumps(payload, indent=2) + "\n")
             _stderr(f"wrote {arguments.json}")
-    finally:
-        if "django" in sys.modules and "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if arguments.keep_database:
-            _stderr(f"kept database {database.description}")
-        else:
-            database.drop()
     return 0
 
 

@@ -405,16 +405,22 @@ def server_sql_ms(statements: Sequence[tuple[str, Any]]) -> float | None:
 
 
 def _interleaved(
-    functions: Mapping[str, Callable[[], Any]], repeat: int, budget_seconds: float
+    functions: Mapping[str, Callable[[], Any]],
+    repeat: int,
+    budget_seconds: float,
+    between_rounds: Callable[[], Any] | None = None,
 ) -> tuple[dict[str, Timing], dict[str, Timing]]:
     """Each function once per round, round after round, so drift hits every series alike.
-    Returns (wall-clock timings, this process's CPU timings).
+    Returns (wall-clock timings, this process's CPU timings). `between_rounds`, if given, runs
+    untimed after every round (warm-up rounds included).
 
     Stops after `repeat` rounds, or earlier once `budget_seconds` have passed and at least
     MIN_ROUNDS were timed (a heavy board on a slow database keeps the run short)."""
     for _ in range(WARMUP_ROUNDS):
         for function in functions.values():
             function()
+        if between_rounds is not None:
+            between_rounds()
     gc.collect(1)  # the young generations: a full collection costs ~0.2 s under pytest
     wall: dict[str, list[float]] = {name: [] for name in functions}
     cpu: dict[str, list[float]] = {name: [] for name in functions}
@@ -424,6 +430,8 @@ def _interleaved(
             cpu_started = time.process_time_ns()
             wall[name].append(_elapsed_ms(function))
             cpu[name].append((time.process_time_ns() - cpu_started) / 1e6)
+        if between_rounds is not None:
+            between_rounds()
         if round_number >= MIN_ROUNDS and time.monotonic() > deadline:
             break
     return (

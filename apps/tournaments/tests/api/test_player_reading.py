@@ -536,14 +536,16 @@ def test_completing_a_tournament_makes_its_cached_board_final(
         {"as_of": "2031-06-01T10:02:00Z", "compare_to": "2031-06-01T10:01:00Z", "ids": "1"},
     ],
 )
-def test_every_reading_has_an_etag_and_answers_304(client_for, flags_on, query):
+@pytest.mark.parametrize("scoped", [None, {"scope": "all_time"}, {"scope": "tournament"}])
+def test_every_reading_has_an_etag_and_answers_304(client_for, flags_on, query, scoped):
     ladder = build_ladder(4)
     client = client_for(ladder.users[1])
-    url = BOARD.format(ladder.tournament_id)
+    url = BOARD.format(ladder.tournament_id) if scoped is None else SCOPED
+    base = {} if scoped is None else {**scoped, "tournament_id": ladder.tournament_id}
 
-    first = client.get(url, query)
-    again = client.get(url, query, HTTP_IF_NONE_MATCH=first["ETag"])
-    plain = client.get(url)
+    first = client.get(url, {**base, **query})
+    again = client.get(url, {**base, **query}, HTTP_IF_NONE_MATCH=first["ETag"])
+    plain = client.get(url, base)
 
     assert first.status_code == 200
     assert again.status_code == 304
