@@ -53,7 +53,6 @@ from apps.tournaments.models import (
     COUNTED_MATCH_STATES,
     Match,
     ParticipationType,
-    TiebreakRuleset,
     Tournament,
 )
 from apps.tournaments.services import aggregation
@@ -64,6 +63,7 @@ from apps.tournaments.services.board_compute import (
     TOURNAMENT_FIELDS,
     compute_board,
     rank_tournament,
+    reads_matches,
 )
 from apps.tournaments.services.board_documents import BoardDocument, PageSpec, render_page
 from apps.tournaments.services.leaderboard_service import BoardPage, read_board_page
@@ -235,12 +235,12 @@ def _spec(path: str) -> PageSpec:
 
 def _tournament_case(key: str, label: str, tournament_id: int) -> BoardCase:
     tournament = _tournament_values([tournament_id])[tournament_id]
-    uses_head_to_head = tournament["tiebreak_ruleset"] == TiebreakRuleset.HEAD_TO_HEAD
+    uses_matches = reads_matches(tournament["tiebreak_ruleset"])
     spec = _spec(f"/api/leaderboards/tournament/{tournament_id}/")
 
     def aggregate() -> tuple[list[aggregation.RegistrationTotals], list[Any]]:
         totals = aggregation.tournament_totals(tournament_id)
-        matches = aggregation.counted_match_rows([tournament_id]) if uses_head_to_head else []
+        matches = aggregation.counted_match_rows([tournament_id]) if uses_matches else []
         return totals, matches
 
     def rank(aggregated: tuple[list[Any], list[Any]]) -> Any:
@@ -299,7 +299,7 @@ def _history_case(user_id: int) -> BoardCase:
     head_to_head_ids = [
         tournament_id
         for tournament_id, row in tournaments.items()
-        if row["tiebreak_ruleset"] == TiebreakRuleset.HEAD_TO_HEAD
+        if reads_matches(row["tiebreak_ruleset"])
     ]
     spec = _spec(f"/api/leaderboards/participant/{user_id}/history/")
 

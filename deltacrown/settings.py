@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the tie-break step names, used by `decided_by` and by the trace's `step`.
+    "ENUM_NAME_OVERRIDES": {"TiebreakStepEnum": "apps.tournaments.api.schemas.CRITERION_NAMES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.common.api.schema.require_request_bodies",

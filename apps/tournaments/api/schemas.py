@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from apps.common.models import MAX_ID
 from apps.tournaments.boards import PUBLIC_SCOPES
+from apps.tournaments.services.ranking import RULESETS
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -31,6 +32,15 @@ PAGE_PARAMETERS = [
     ),
 ]
 SLUG = {"type": "string", "minLength": 1, "pattern": "^[-a-zA-Z0-9_]+$"}
+RULESET_NAMES = list(RULESETS)
+CRITERION_NAMES = sorted(
+    {criterion.name for ruleset in RULESETS.values() for criterion in ruleset.criteria}
+)
+RULESET_HELP = (
+    "The tie-break ruleset that ranked the board: the tournament's own on a tournament board "
+    "(deltacrown-5step, head-to-head, swiss-buchholz, cs-swiss); deltacrown-5step on season and "
+    "all-time boards."
+)
 
 # Reading a board as a player (contract section 9).
 DEFAULT_WINDOW_SIZE = 11
@@ -145,7 +155,11 @@ class BoardRowSerializer(serializers.Serializer):
     score_against = serializers.IntegerField()
     earliest_win_at = serializers.DateTimeField(allow_null=True)
     last_updated_at = serializers.DateTimeField(allow_null=True)
-    decided_by = serializers.CharField(allow_null=True)
+    decided_by = serializers.ChoiceField(
+        choices=CRITERION_NAMES,
+        allow_null=True,
+        help_text="The tie-break step that put this row below the row above it; null for rank 1.",
+    )
     previous_rank = serializers.IntegerField(
         allow_null=True, required=False, help_text="With compare_to: the rank then."
     )
@@ -171,7 +185,7 @@ class _ReadingSerializer(_PagedSerializer):
 class TournamentBoardSerializer(_ReadingSerializer):
     tournament_id = serializers.IntegerField()
     participant_type = serializers.ChoiceField(choices=["solo", "team"])
-    ruleset = serializers.CharField()
+    ruleset = serializers.ChoiceField(choices=RULESET_NAMES, help_text=RULESET_HELP)
     computed_at = serializers.DateTimeField()
     computation_enabled = serializers.BooleanField()
     results = BoardRowSerializer(many=True)
@@ -182,7 +196,7 @@ class ScopedBoardSerializer(_ReadingSerializer):
     season = serializers.CharField(required=False)
     tournament_id = serializers.IntegerField(allow_null=True)
     participant_type = serializers.ChoiceField(choices=["solo", "team"])
-    ruleset = serializers.CharField()
+    ruleset = serializers.ChoiceField(choices=RULESET_NAMES, help_text=RULESET_HELP)
     computed_at = serializers.DateTimeField()
     computation_enabled = serializers.BooleanField()
     results = ScopedBoardRowSerializer(many=True)
@@ -296,7 +310,7 @@ class RawAggregationSerializer(serializers.Serializer):
 class TraceStepSerializer(serializers.Serializer):
     rank_above = serializers.IntegerField()
     rank_below = serializers.IntegerField()
-    step = serializers.CharField()
+    step = serializers.ChoiceField(choices=CRITERION_NAMES)
     value_above = serializers.JSONField(allow_null=True)
     value_below = serializers.JSONField(allow_null=True)
 

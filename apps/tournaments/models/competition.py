@@ -39,8 +39,12 @@ BOARD_VISIBLE_STATUSES = (TournamentStatus.LIVE, TournamentStatus.COMPLETED)
 
 
 class TiebreakRuleset(models.TextChoices):
+    """The names of `ranking.RULESETS` (a test keeps the two lists equal)."""
+
     DELTACROWN_5STEP = "deltacrown-5step"
     HEAD_TO_HEAD = "head-to-head"
+    SWISS_BUCHHOLZ = "swiss-buchholz"
+    CS_SWISS = "cs-swiss"
 
 
 class BoardNamingModel(BoardFeedingModel):

@@ -133,6 +133,7 @@ def _competitor_totals(
     registration_id: int | None,
     tournaments_played: int,
     total_columns: Sequence[Any],
+    seed: int | None = None,
 ) -> CompetitorTotals:
     """Totals from the `_TOTAL_COLUMNS` of one result row, in their order."""
     (
@@ -159,6 +160,7 @@ def _competitor_totals(
         earliest_win_at=as_utc(earliest_win_at),
         last_updated_at=as_utc(last_updated_at),
         tournaments_played=tournaments_played,
+        seed=seed,
     )
 
 
@@ -182,19 +184,20 @@ def _registration_totals(
     sides = _sides_sql(match_filter, completed_by=completed_by is not None)
     sql = f"""
         WITH sides AS ({sides})
-        SELECT r.id, r.tournament_id, r.user_id, r.team_id, {_TOTAL_COLUMNS}
+        SELECT r.id, r.tournament_id, r.user_id, r.team_id, r.seed, {_TOTAL_COLUMNS}
         FROM tournaments_registration r
         JOIN tournaments_tournament t ON t.id = r.tournament_id
         LEFT JOIN sides s ON s.registration_id = r.id
         WHERE {registration_filter} AND r.status = %s
-        GROUP BY r.id, r.tournament_id, r.user_id, r.team_id
+        GROUP BY r.id, r.tournament_id, r.user_id, r.team_id, r.seed
     """  # noqa: S608 - only fixed SQL fragments are interpolated; values are parameters
     side = _side_params(side_params, completed_by)
     all_params = [*side, *side, *params, _CONFIRMED]
     result = []
-    for registration_id, tournament_id, user_id, team_id, *total_columns in _fetch(sql, all_params):
+    fetched = _fetch(sql, all_params)
+    for registration_id, tournament_id, user_id, team_id, seed, *total_columns in fetched:
         competitor_id = user_id if user_id is not None else team_id
-        totals = _competitor_totals(competitor_id, registration_id, 1, total_columns)
+        totals = _competitor_totals(competitor_id, registration_id, 1, total_columns, seed)
         result.append(RegistrationTotals(tournament_id, totals, user_id, team_id))
     return result
 

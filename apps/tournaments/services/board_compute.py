@@ -46,8 +46,8 @@ from apps.tournaments.services.board_documents import (
 )
 from apps.tournaments.services.ranking import (
     CompetitorTotals,
+    CountedMatch,
     HeadToHeadCriterion,
-    HeadToHeadMatch,
     PointsScheme,
     Ranking,
     Ruleset,
@@ -56,13 +56,12 @@ from apps.tournaments.services.ranking import (
 )
 
 SEASON_RULESET = "deltacrown-5step"
-HEAD_TO_HEAD_STEP = "head_to_head"
 
 
-def uses_head_to_head(ruleset_name: str) -> bool:
-    return any(
-        criterion.name == HEAD_TO_HEAD_STEP for criterion in get_ruleset(ruleset_name).criteria
-    )
+def reads_matches(ruleset_name: str) -> bool:
+    """Whether ranking under this ruleset needs the tournament's counted matches (head-to-head,
+    and the Swiss rulesets' opponent criteria): one more query."""
+    return get_ruleset(ruleset_name).reads_matches
 
 
 # The fields of a tournament that ranking it needs (its ruleset and points scheme, and what
@@ -99,8 +98,8 @@ def head_to_head_matches(
     registration_totals: Sequence[aggregation.RegistrationTotals],
     match_rows: Sequence[aggregation.MatchRow],
     tournament_id: int,
-) -> list[HeadToHeadMatch]:
-    """The matches of this tournament a mini-table can use, as HeadToHeadMatch objects.
+) -> list[CountedMatch]:
+    """The matches of this tournament a mini-table can use, as CountedMatch objects.
 
     A mini-table only spans rows that every criterion before head-to-head left tied, and only
     counts matches between its members; so a match whose two sides differ on those criteria
@@ -122,7 +121,7 @@ def head_to_head_matches(
             continue
         key = tie_key.get(first)
         if key is not None and key == tie_key.get(second):
-            kept.append(HeadToHeadMatch(first, second, winner, score1, score2))
+            kept.append(CountedMatch(first, second, winner, score1, score2))
     return kept
 
 
@@ -132,17 +131,23 @@ def rank_tournament(
     match_rows: Sequence[aggregation.MatchRow] = (),
 ) -> Ranking:
     """Rank one tournament's registrations with its own ruleset and points. `match_rows` may
-    hold other tournaments' matches too (the history board reads them all at once)."""
+    hold other tournaments' matches too (the history board reads them all at once). A Swiss
+    ruleset weighs every opponent, so it gets all the tournament's matches; head-to-head only
+    the few a mini-table can use."""
     ruleset = get_ruleset(tournament["tiebreak_ruleset"])
-    matches = (
-        head_to_head_matches(ruleset, registration_totals, match_rows, tournament["id"])
-        if ruleset.uses_head_to_head
-        else []
-    )
+    matches: list[CountedMatch] = []
+    if ruleset.uses_opponents:
+        matches = [
+            CountedMatch(first, second, winner, score1, score2)
+            for _, match_tournament, first, second, winner, score1, score2 in match_rows
+            if match_tournament == tournament["id"]
+        ]
+    elif ruleset.uses_head_to_head:
+        matches = head_to_head_matches(ruleset, registration_totals, match_rows, tournament["id"])
     return rank_competitors(
         [each.totals for each in registration_totals],
         ruleset,
-        head_to_head_matches=matches,
+        matches=matches,
         points=_points_scheme(tournament),
     )
 
@@ -226,7 +231,7 @@ def _tournament_document(tournament_id: int, as_of: dt.datetime | None) -> Board
     registration_totals = aggregation.tournament_totals(tournament_id, as_of)
     matches = (
         aggregation.counted_match_rows([tournament_id], as_of)
-        if uses_head_to_head(tournament["tiebreak_ruleset"])
+        if reads_matches(tournament["tiebreak_ruleset"])
         else []
     )
     ranking = rank_tournament(tournament, registration_totals, matches)
@@ -316,7 +321,7 @@ def _history_document(user_id: int) -> BoardDocument:
     head_to_head_ids = [
         tournament_id
         for tournament_id, row in tournaments.items()
-        if uses_head_to_head(row["tiebreak_ruleset"])
+        if reads_matches(row["tiebreak_ruleset"])
     ]
     matches = aggregation.counted_match_rows(head_to_head_ids)
     per_tournament: dict[int, list[aggregation.RegistrationTotals]] = {}

@@ -9,7 +9,7 @@ from apps.tournaments.services.aggregation import RegistrationTotals
 from apps.tournaments.services.board_compute import head_to_head_matches, rank_tournament
 from apps.tournaments.services.ranking import (
     CompetitorTotals,
-    HeadToHeadMatch,
+    CountedMatch,
     PointsScheme,
     get_ruleset,
     rank_competitors,
@@ -73,7 +73,7 @@ def test_filtered_matches_rank_exactly_as_all_matches(board) -> None:
     registrations, rows = board
     on_board = {each.totals.registration_id for each in registrations}
     every_match = [
-        HeadToHeadMatch(first, second, winner, score1, score2)
+        CountedMatch(first, second, winner, score1, score2)
         for _, tournament_id, first, second, winner, score1, score2 in rows
         if tournament_id == TOURNAMENT_ID and first in on_board and second in on_board
     ]
@@ -81,7 +81,7 @@ def test_filtered_matches_rank_exactly_as_all_matches(board) -> None:
     expected = rank_competitors(
         [each.totals for each in registrations],
         get_ruleset("head-to-head"),
-        head_to_head_matches=every_match,
+        matches=every_match,
         points=PointsScheme(3, 1, 0),
     )
 
@@ -99,4 +99,4 @@ def test_only_matches_between_sides_level_on_points_are_built() -> None:
 
     kept = head_to_head_matches(get_ruleset("head-to-head"), registrations, rows, TOURNAMENT_ID)
 
-    assert kept == [HeadToHeadMatch(1, 2, 1, 2, 1)]
+    assert kept == [CountedMatch(1, 2, 1, 2, 1)]

@@ -1209,3 +1209,23 @@ def test_the_documented_example_bundle_imports_as_documented(tmp_path: Path) -> 
     assert "matches: 1 created, 0 updated, 0 unchanged" in lines
     match = Match.objects.get(pk=1)
     assert (match.state, match.winner_id) == ("completed", 1)
+
+
+@pytest.mark.parametrize("ruleset", ["swiss-buchholz", "cs-swiss"])
+def test_the_swiss_rulesets_are_accepted_by_name(tmp_path: Path, ruleset: str) -> None:
+    bundle = valid_bundle()
+    bundle["tournaments"][0]["tiebreak_ruleset"] = ruleset
+
+    run_import(bundle, tmp_path)
+
+    assert Tournament.objects.get(pk=bundle["tournaments"][0]["id"]).tiebreak_ruleset == ruleset
+
+
+def test_an_unknown_ruleset_is_refused_naming_the_four(tmp_path: Path) -> None:
+    bundle = valid_bundle()
+    bundle["tournaments"][0]["tiebreak_ruleset"] = "swiss"
+
+    assert import_problems(bundle, tmp_path) == [
+        "tournaments[0].tiebreak_ruleset: must be one of deltacrown-5step, head-to-head, "
+        'swiss-buchholz, cs-swiss; got string "swiss"'
+    ]

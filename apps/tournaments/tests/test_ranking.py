@@ -27,9 +27,9 @@ from apps.tournaments.services.ranking import (
     RULESETS,
     WINS,
     CompetitorTotals,
+    CountedMatch,
     Direction,
     HeadToHeadCriterion,
-    HeadToHeadMatch,
     KeyCriterion,
     PointsScheme,
     Ranking,
@@ -80,13 +80,13 @@ def entry(competitor_id: int, **fields: object) -> CompetitorTotals:
     return totals(competitor_id, registration_id=100 + competitor_id, **fields)  # type: ignore[arg-type]
 
 
-def beat(winner: int, loser: int, score: tuple[int, int] = (1, 0)) -> HeadToHeadMatch:
+def beat(winner: int, loser: int, score: tuple[int, int] = (1, 0)) -> CountedMatch:
     """`winner` beat `loser` (competitor ids; registrations 100 + id)."""
-    return HeadToHeadMatch(100 + winner, 100 + loser, 100 + winner, score[0], score[1])
+    return CountedMatch(100 + winner, 100 + loser, 100 + winner, score[0], score[1])
 
 
-def drew(first: int, second: int) -> HeadToHeadMatch:
-    return HeadToHeadMatch(100 + first, 100 + second, None, 1, 1)
+def drew(first: int, second: int) -> CountedMatch:
+    return CountedMatch(100 + first, 100 + second, None, 1, 1)
 
 
 def order(ranking: Ranking) -> list[int]:
@@ -293,7 +293,7 @@ def test_head_to_head_points_higher_first() -> None:
     # given
     rows = [entry(1, wins=1, losses=1), entry(2, wins=2)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=[beat(2, 1)])
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=[beat(2, 1)])
     # then
     assert order(ranking) == [2, 1]
     assert trace(ranking) == [(1, 2, "points", 6, 3)]
@@ -307,7 +307,7 @@ def test_head_to_head_winner_of_the_match_between_two_tied_ranks_first() -> None
     ]
     matches = [beat(2, 1, (1, 0)), beat(1, 3, (9, 1))]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then: the mini-table holds only their match: 2 has 3 points, 1 has 0
     assert order(ranking) == [2, 1]
     assert decided_by(ranking) == [None, "head_to_head"]
@@ -321,7 +321,7 @@ def test_head_to_head_draw_between_the_tied_pair_falls_to_score_difference() -> 
         entry(2, wins=1, draws=1, score_for=5, score_against=2),
     ]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=[drew(1, 2)])
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=[drew(1, 2)])
     # then
     assert order(ranking) == [2, 1]
     assert decided_by(ranking) == [None, "score_difference"]
@@ -335,7 +335,7 @@ def test_head_to_head_score_for_breaks_an_equal_score_difference() -> None:
         entry(2, wins=1, draws=1, score_for=6, score_against=4),
     ]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=[drew(2, 1)])
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=[drew(2, 1)])
     # then
     assert order(ranking) == [2, 1]
     assert trace(ranking) == [(1, 2, "score_for", 6, 3)]
@@ -358,7 +358,7 @@ def test_head_to_head_competitor_id_last() -> None:
     # given: identical results, their match drawn
     rows = [entry(8, draws=1), entry(3, draws=1)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=[drew(8, 3)])
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=[drew(8, 3)])
     # then
     assert order(ranking) == [3, 8]
     assert trace(ranking) == [(1, 2, "id", 3, 8)]
@@ -373,7 +373,7 @@ def test_head_to_head_three_way_cycle_ties_the_mini_table_and_falls_to_score_dif
     ]
     matches = [beat(1, 2), beat(2, 3), beat(3, 1)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then: 3 points each in the mini-table, no split
     assert order(ranking) == [3, 1, 2]
     assert decided_by(ranking) == [None, "score_difference", "score_difference"]
@@ -402,10 +402,10 @@ def test_head_to_head_splits_a_group_of_four_and_recurses_into_each_tied_sub_gro
         beat(4, 2),
         beat(3, 4),
         beat(5, 2),
-        HeadToHeadMatch(103, 999, 999, 0, 5),
+        CountedMatch(103, 999, 999, 0, 5),
     ]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then
     assert order(ranking) == [4, 1, 2, 3, 5]
     assert decided_by(ranking) == [None, "head_to_head", "head_to_head", "head_to_head", "points"]
@@ -426,7 +426,7 @@ def test_head_to_head_sub_group_that_splits_no_further_falls_to_score_difference
     ]
     matches = [beat(1, 2), beat(1, 3), drew(2, 3)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then
     assert order(ranking) == [1, 3, 2]
     assert trace(ranking) == [
@@ -441,9 +441,9 @@ def test_head_to_head_forfeit_win_with_the_lower_score_wins_the_mini_table() -> 
         entry(1, wins=1, losses=1, score_for=5, score_against=1),
         entry(2, wins=1, losses=1, score_for=1, score_against=5),
     ]
-    matches = [HeadToHeadMatch(101, 102, 102, 3, 0)]
+    matches = [CountedMatch(101, 102, 102, 3, 0)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then
     assert order(ranking) == [2, 1]
     assert trace(ranking) == [(1, 2, "head_to_head", 3, 0)]
@@ -454,7 +454,7 @@ def test_head_to_head_counts_every_match_between_a_pair() -> None:
     rows = [entry(1, wins=2, losses=2), entry(2, wins=2, losses=2)]
     matches = [beat(1, 2), beat(2, 1), beat(2, 1)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then
     assert order(ranking) == [2, 1]
     assert trace(ranking) == [(1, 2, "head_to_head", 6, 3)]
@@ -469,7 +469,7 @@ def test_head_to_head_tied_competitors_who_never_met_fall_through() -> None:
     ]
     matches = [beat(1, 3), beat(2, 3)]
     # when
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then
     assert order(ranking) == [2, 1, 3]
     assert decided_by(ranking) == [None, "score_difference", "points"]
@@ -484,9 +484,9 @@ def test_head_to_head_mini_table_is_scored_with_the_points_scheme() -> None:
     ]
     matches = [beat(1, 3), drew(2, 3), drew(3, 2)]
     # when: 3 / 1 / 0 gives 1 three points, 2 and 3 two each; 2 / 1 / 0 gives everyone two
-    default_scheme = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    default_scheme = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     two_for_a_win = rank_competitors(
-        rows, HEAD_TO_HEAD, head_to_head_matches=matches, points=PointsScheme(win=2)
+        rows, HEAD_TO_HEAD, matches=matches, points=PointsScheme(win=2)
     )
     # then
     assert order(default_scheme) == [1, 3, 2]
@@ -529,7 +529,8 @@ def test_unknown_ruleset_raises_naming_the_known_ones() -> None:
         get_ruleset("fifa")
     assert isinstance(raised.value, ValueError)
     assert str(raised.value) == (
-        "unknown ruleset 'fifa'; known rulesets: deltacrown-5step, head-to-head"
+        "unknown ruleset 'fifa'; known rulesets: "
+        "cs-swiss, deltacrown-5step, head-to-head, swiss-buchholz"
     )
 
 
@@ -561,7 +562,7 @@ def test_a_ruleset_with_head_to_head_first_and_higher_first_datetimes() -> None:
         entry(4, earliest_win_at=T0),
     ]
     # when
-    ranking = rank_competitors(rows, ruleset, head_to_head_matches=[beat(4, 1)])
+    ranking = rank_competitors(rows, ruleset, matches=[beat(4, 1)])
     # then: 4 tops the mini-table; then later first; None last whatever the direction
     assert order(ranking) == [4, 3, 2, 1]
     assert trace(ranking) == [
@@ -595,9 +596,9 @@ def test_head_to_head_needs_registration_ids() -> None:
 
 def test_a_match_winner_must_be_one_of_its_sides() -> None:
     with pytest.raises(ValueError, match="winner 3 is neither side"):
-        HeadToHeadMatch(1, 2, 3, 1, 0)
+        CountedMatch(1, 2, 3, 1, 0)
     with pytest.raises(ValueError, match="needs two registrations"):
-        HeadToHeadMatch(1, 1, None, 0, 0)
+        CountedMatch(1, 1, None, 0, 0)
 
 
 def test_naive_datetimes_are_rejected() -> None:
@@ -639,12 +640,12 @@ def test_a_thousand_rows_with_ties_at_every_step_rank_one_to_a_thousand() -> Non
     ]
     # when
     five_step = rank_competitors(rows, FIVE_STEP)
-    head_to_head = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    head_to_head = rank_competitors(rows, HEAD_TO_HEAD, matches=matches)
     # then: every rank once, in order, and the same result from the rows in reverse
     for ranking in (five_step, head_to_head):
         assert [row.rank for row in ranking.rows] == list(range(1, 1001))
     reversed_rows = list(reversed(rows))
-    again = rank_competitors(reversed_rows, HEAD_TO_HEAD, head_to_head_matches=matches)
+    again = rank_competitors(reversed_rows, HEAD_TO_HEAD, matches=matches)
     assert [row.totals for row in again.rows] == [row.totals for row in head_to_head.rows]
 
 
@@ -695,7 +696,7 @@ def rows_strategy(
 
 
 @st.composite
-def matches_strategy(draw: st.DrawFn, rows: list[CompetitorTotals]) -> list[HeadToHeadMatch]:
+def matches_strategy(draw: st.DrawFn, rows: list[CompetitorTotals]) -> list[CountedMatch]:
     """Matches between the board's registrations, plus some against registrations not on it."""
     registration_ids = [row.registration_id for row in rows if row.registration_id is not None]
     candidates = [*registration_ids, 901]
@@ -711,7 +712,7 @@ def matches_strategy(draw: st.DrawFn, rows: list[CompetitorTotals]) -> list[Head
     for first, second in pairs:
         winner = draw(st.sampled_from([None, first, second]))
         matches.append(
-            HeadToHeadMatch(first, second, winner, draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+            CountedMatch(first, second, winner, draw(st.integers(0, 3)), draw(st.integers(0, 3)))
         )
     return matches
 
@@ -719,7 +720,7 @@ def matches_strategy(draw: st.DrawFn, rows: list[CompetitorTotals]) -> list[Head
 @st.composite
 def head_to_head_boards(
     draw: st.DrawFn,
-) -> tuple[list[CompetitorTotals], list[HeadToHeadMatch]]:
+) -> tuple[list[CompetitorTotals], list[CountedMatch]]:
     """Round-robin-like tournament boards where most rows tie on points (two levels) and every
     pair met zero to two times, so the mini-table splits and recurses often."""
     rows = [
@@ -732,12 +733,12 @@ def head_to_head_boards(
         for second in registration_ids[position + 1 :]:
             for _ in range(draw(st.integers(0, 2))):
                 winner = draw(st.sampled_from([None, first, second]))
-                matches.append(HeadToHeadMatch(first, second, winner, 1, 0))
+                matches.append(CountedMatch(first, second, winner, 1, 0))
     return rows, matches
 
 
 @st.composite
-def boards(draw: st.DrawFn) -> tuple[list[CompetitorTotals], Ruleset, list[HeadToHeadMatch]]:
+def boards(draw: st.DrawFn) -> tuple[list[CompetitorTotals], Ruleset, list[CountedMatch]]:
     """A board with its ruleset: head-to-head boards are tournament boards with matches."""
     ruleset = draw(st.sampled_from([FIVE_STEP, HEAD_TO_HEAD]))
     if ruleset is HEAD_TO_HEAD:
@@ -747,7 +748,7 @@ def boards(draw: st.DrawFn) -> tuple[list[CompetitorTotals], Ruleset, list[HeadT
 
 
 def natural_head_to_head_boards() -> st.SearchStrategy[
-    tuple[list[CompetitorTotals], list[HeadToHeadMatch]]
+    tuple[list[CompetitorTotals], list[CountedMatch]]
 ]:
     """Tournament boards with points as the results give them, and matches."""
     return rows_strategy(tournament_scope=True).flatmap(
@@ -761,10 +762,10 @@ def identity(row: CompetitorTotals) -> tuple[int, int | None]:
 
 @given(boards())
 def test_property_ranks_are_exactly_one_to_n(
-    board: tuple[list[CompetitorTotals], Ruleset, list[HeadToHeadMatch]],
+    board: tuple[list[CompetitorTotals], Ruleset, list[CountedMatch]],
 ) -> None:
     rows, ruleset, matches = board
-    ranking = rank_competitors(rows, ruleset, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, ruleset, matches=matches)
     assert [row.rank for row in ranking.rows] == list(range(1, len(rows) + 1))
     assert sorted(map(identity, (row.totals for row in ranking.rows))) == sorted(
         map(identity, rows)
@@ -773,22 +774,22 @@ def test_property_ranks_are_exactly_one_to_n(
 
 @given(boards(), st.randoms(use_true_random=False))
 def test_property_order_does_not_depend_on_input_order(
-    board: tuple[list[CompetitorTotals], Ruleset, list[HeadToHeadMatch]], shuffler: random.Random
+    board: tuple[list[CompetitorTotals], Ruleset, list[CountedMatch]], shuffler: random.Random
 ) -> None:
     rows, ruleset, matches = board
     shuffled_rows = shuffler.sample(rows, len(rows))
     shuffled_matches = shuffler.sample(matches, len(matches))
-    assert rank_competitors(
-        shuffled_rows, ruleset, head_to_head_matches=shuffled_matches
-    ) == rank_competitors(rows, ruleset, head_to_head_matches=matches)
+    assert rank_competitors(shuffled_rows, ruleset, matches=shuffled_matches) == rank_competitors(
+        rows, ruleset, matches=matches
+    )
 
 
 @given(boards())
 def test_property_trace_has_one_entry_per_adjacent_pair_naming_the_lower_rows_step(
-    board: tuple[list[CompetitorTotals], Ruleset, list[HeadToHeadMatch]],
+    board: tuple[list[CompetitorTotals], Ruleset, list[CountedMatch]],
 ) -> None:
     rows, ruleset, matches = board
-    ranking = rank_competitors(rows, ruleset, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, ruleset, matches=matches)
     assert len(ranking.trace) == max(len(rows) - 1, 0)
     if ranking.rows:
         assert ranking.rows[0].decided_by is None
@@ -799,10 +800,10 @@ def test_property_trace_has_one_entry_per_adjacent_pair_naming_the_lower_rows_st
 
 @given(boards())
 def test_property_rows_tie_on_every_step_before_the_one_that_splits_them(
-    board: tuple[list[CompetitorTotals], Ruleset, list[HeadToHeadMatch]],
+    board: tuple[list[CompetitorTotals], Ruleset, list[CountedMatch]],
 ) -> None:
     rows, ruleset, matches = board
-    ranking = rank_competitors(rows, ruleset, head_to_head_matches=matches)
+    ranking = rank_competitors(rows, ruleset, matches=matches)
     names = [criterion.name for criterion in ruleset.criteria]
     for step in ranking.trace:
         above = ranking.rows[step.rank_above - 1].totals
@@ -894,11 +895,11 @@ def test_property_5step_a_competitor_who_gains_a_win_never_drops(
 
 
 def head_to_head_oracle(
-    rows: list[CompetitorTotals], matches: list[HeadToHeadMatch], points: PointsScheme
+    rows: list[CompetitorTotals], matches: list[CountedMatch], points: PointsScheme
 ) -> list[CompetitorTotals]:
     """The head-to-head order written out naively: recursion over tied groups, quadratic scans."""
 
-    def match_points(match: HeadToHeadMatch, registration_id: int | None) -> int:
+    def match_points(match: CountedMatch, registration_id: int | None) -> int:
         if match.winner_registration_id is None:
             return points.draw
         return points.win if match.winner_registration_id == registration_id else points.loss
@@ -944,8 +945,8 @@ def head_to_head_oracle(
     st.sampled_from([PointsScheme(), PointsScheme(win=2), PointsScheme(win=3, draw=1, loss=1)]),
 )
 def test_property_head_to_head_agrees_with_a_naive_recursion(
-    board: tuple[list[CompetitorTotals], list[HeadToHeadMatch]], points: PointsScheme
+    board: tuple[list[CompetitorTotals], list[CountedMatch]], points: PointsScheme
 ) -> None:
     rows, matches = board
-    ranking = rank_competitors(rows, HEAD_TO_HEAD, head_to_head_matches=matches, points=points)
+    ranking = rank_competitors(rows, HEAD_TO_HEAD, matches=matches, points=points)
     assert [row.totals for row in ranking.rows] == head_to_head_oracle(rows, matches, points)

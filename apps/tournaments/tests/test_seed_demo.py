@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.common import flags
 from apps.common.models import AuditAction, AuditRecord, FeatureFlag, FlagName, User
+from apps.tournaments.boards import BoardRef
 from apps.tournaments.models import (
     Dispute,
     DisputeReason,
@@ -25,10 +26,13 @@ from apps.tournaments.models import (
     RegistrationStatus,
     Season,
     Team,
+    TiebreakRuleset,
     Tournament,
     TournamentFormat,
     TournamentStatus,
 )
+from apps.tournaments.services.board_compute import compute_board
+from apps.tournaments.services.ranking import get_ruleset
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +100,8 @@ def test_seed_builds_the_demo_data_set() -> None:
     assert matches.filter(state=MatchState.FORFEIT).count() > 0
     assert matches.filter(state=MatchState.DISPUTED).count() > 0
     assert set(matches.values_list("state", flat=True)) == set(MatchState.values)
-    for tournament in tournaments.exclude(format=TournamentFormat.ROUND_ROBIN):
+    elimination = (TournamentFormat.SINGLE_ELIMINATION, TournamentFormat.DOUBLE_ELIMINATION)
+    for tournament in tournaments.filter(format__in=elimination):
         assert not tournament.matches.filter(
             state=MatchState.COMPLETED, winner__isnull=True
         ).exists(), f"an elimination match of {tournament} ended in a draw"
@@ -192,3 +197,16 @@ def test_seed_refuses_production(settings) -> None:
     with pytest.raises(CommandError, match="production"):
         _seed()
     assert not Tournament.objects.exists()
+
+
+@pytest.mark.parametrize("ruleset", [TiebreakRuleset.SWISS_BUCHHOLZ, TiebreakRuleset.CS_SWISS])
+def test_each_swiss_demo_board_has_every_criterion_of_its_ruleset_decide_a_place(ruleset) -> None:
+    _seed()
+    tournament = Tournament.objects.get(tiebreak_ruleset=ruleset)
+
+    document = compute_board(BoardRef.tournament(tournament.pk))
+
+    decided = {row["decided_by"] for row in document.rows[1:]}
+    assert decided == {criterion.name for criterion in get_ruleset(ruleset).criteria}
+    assert tournament.format == TournamentFormat.SWISS
+    assert tournament.status == TournamentStatus.COMPLETED

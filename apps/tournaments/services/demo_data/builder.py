@@ -142,6 +142,9 @@ class _DemoBuilder(_MatchBuilder):
         ):
             registration.seed = seed
             registration.save(update_fields=["seed"])
+        for registration, written_seed in zip(players, plan.seeds, strict=False):
+            registration.seed = written_seed
+            registration.save(update_fields=["seed"])
         drafts = self._schedule(plan, players)
         self._add_disputes(plan, drafts)
         self._save_matches(tournament, plan, drafts)

@@ -106,13 +106,15 @@ class _MatchBuilder:
         return self.skill[(False, registration.user_id)]
 
     def _schedule(self, plan: TournamentPlan, players: list[Registration]) -> list[_MatchDraft]:
+        if plan.scripted:
+            return self._scripted(plan, players)
         if plan.format == TournamentFormat.ROUND_ROBIN:
             return self._round_robin(plan, players)
         if plan.format == TournamentFormat.DOUBLE_ELIMINATION:
             return self._double_elimination(plan, players)
         if plan.format == TournamentFormat.SINGLE_ELIMINATION:
             return self._single_elimination(plan, players)
-        return []  # swiss: registration is still open, no round is drawn yet
+        return []  # an unscripted swiss: registration is still open, no round is drawn yet
 
     def _style(self, plan: TournamentPlan) -> str:
         if plan.game == "efootball":
@@ -219,6 +221,24 @@ class _MatchBuilder:
             if len(lower) > 1 and len(upper) > 1:
                 lower = winners(play_round(_pairs(lower)))
         play_round([(upper[0], lower[0])])
+        return drafts
+
+    def _scripted(self, plan: TournamentPlan, players: list[Registration]) -> list[_MatchDraft]:
+        """The plan's written-out results; seats are the field in registration order."""
+        drafts: list[_MatchDraft] = []
+        numbers: dict[int, int] = {}
+        for round_number, first, second, winner in plan.scripted:
+            numbers[round_number] = numbers.get(round_number, 0) + 1
+            day = plan.starts_at + dt.timedelta(days=(round_number - 1) * plan.days_per_round)
+            draft = self._draft(
+                round_number, numbers[round_number], players[first - 1], players[second - 1], day
+            )
+            outcome = DRAW if winner is None else (P1 if winner == first else P2)
+            draft.state = MatchState.COMPLETED
+            draft.score1, draft.score2 = self._scores(plan, outcome)
+            draft.winner = {P1: draft.participant1, P2: draft.participant2, DRAW: None}[outcome]
+            self._timestamps(draft, plan, finished=True)
+            drafts.append(draft)
         return drafts
 
     def _draft(

@@ -1,4 +1,4 @@
-"""What the demo data set holds: accounts, games, seasons, teams and the ten tournament plans.
+"""What the demo data set holds: accounts, games, seasons, teams and the tournament plans.
 
 Data only; `builder` and `matches` turn it into rows.
 """
@@ -103,6 +103,10 @@ class TournamentPlan:
     extra: tuple[RegistrationStatus, ...] = ()
     withdrawal_after_round: int | None = None  # one competitor cancels; later games forfeited
     disputes: tuple[tuple[DisputeStatus, DisputeReason], ...] = ()
+    # Results written out instead of drawn: (round, seat, seat, winning seat or None for a draw),
+    # seats 1..field_size; and each seat's seed (None: unseeded) instead of seeding by skill.
+    scripted: tuple[tuple[int, int, int, int | None], ...] = ()
+    seeds: tuple[int | None, ...] = ()
 
 
 S, C, T = ParticipationType.SOLO, ParticipationType.TEAM, TournamentStatus
@@ -110,6 +114,31 @@ RR = TournamentFormat.ROUND_ROBIN
 SE = TournamentFormat.SINGLE_ELIMINATION
 DE = TournamentFormat.DOUBLE_ELIMINATION
 RS, MS, DS, DR = RegistrationStatus, MatchState, DisputeStatus, DisputeReason
+
+# The two Swiss rulesets' demo boards (contract section 10), results written out so that every
+# criterion of the ruleset decides at least one place (apps/tournaments/tests/test_seed_demo.py
+# checks it). swiss-buchholz, 18 players: seats 1-8 play three rounds in which points, Buchholz
+# Cut 1, Buchholz and Sonneborn-Berger decide places; seats 9-16 four rounds with draws, in which
+# wins decide two players equal on every opponent criterion; seats 17 and 18 one draw, equal on
+# everything, decided by id.
+SWISS_BUCHHOLZ_RESULTS: tuple[tuple[int, int, int, int | None], ...] = (
+    (1, 7, 8, 7), (1, 4, 1, 4), (1, 5, 6, 6), (1, 2, 3, 2),
+    (2, 7, 3, 3), (2, 8, 4, 8), (2, 5, 1, 1), (2, 6, 2, 6),
+    (3, 2, 8, 2), (3, 3, 5, 5), (3, 4, 6, 4), (3, 7, 1, 7),
+    (1, 9, 15, 15), (1, 13, 14, 13), (1, 10, 16, 10), (1, 12, 11, None),
+    (2, 11, 10, 11), (2, 15, 13, None), (2, 12, 14, None), (2, 16, 9, 16),
+    (3, 14, 11, None), (3, 15, 16, None), (3, 12, 9, 12), (3, 13, 10, 10),
+    (4, 15, 12, None), (4, 9, 10, 9), (4, 16, 14, 14), (4, 13, 11, 13),
+    (1, 17, 18, None),
+)  # fmt: skip
+# cs-swiss, 8 teams, three rounds (a map split 1-1 is a draw): wins, losses, the opponents'
+# win-loss sums, seed and id each decide a place.
+CS_SWISS_RESULTS: tuple[tuple[int, int, int, int | None], ...] = (
+    (1, 2, 6, None), (1, 7, 8, None), (1, 5, 3, 3), (1, 4, 1, 1),
+    (2, 5, 4, 4), (2, 2, 8, None), (2, 7, 3, None), (2, 1, 6, 1),
+    (3, 4, 8, None), (3, 2, 3, 3), (3, 1, 5, None), (3, 6, 7, None),
+)  # fmt: skip
+CS_SWISS_SEEDS = (4, 8, 4, 2, None, 2, 7, 6)
 
 TOURNAMENT_PLANS = (
     TournamentPlan(
@@ -176,6 +205,17 @@ TOURNAMENT_PLANS = (
     TournamentPlan(
         "DeltaCrown All-Stars Exhibition", "efootball", None, S, RR, T.COMPLETED,
         _at(2025, 12, 13), _at(2025, 12, 19, 23), 8, Decimal("0.00"), include_player=True,
+    ),
+    TournamentPlan(
+        "eFootball Autumn Swiss Open", "efootball", None, S, TournamentFormat.SWISS,
+        T.COMPLETED, _at(2026, 11, 21), _at(2026, 11, 24, 23), 18, Decimal("50.00"),
+        ruleset=TiebreakRuleset.SWISS_BUCHHOLZ, include_player=True,
+        scripted=SWISS_BUCHHOLZ_RESULTS,
+    ),
+    TournamentPlan(
+        "VALORANT Autumn Swiss Stage", "valorant", None, C, TournamentFormat.SWISS,
+        T.COMPLETED, _at(2026, 11, 7), _at(2026, 11, 9, 23), 8, Decimal("500.00"),
+        ruleset=TiebreakRuleset.CS_SWISS, scripted=CS_SWISS_RESULTS, seeds=CS_SWISS_SEEDS,
     ),
 )  # fmt: skip
 DEMO_TOURNAMENT_NAMES = tuple(plan.name for plan in TOURNAMENT_PLANS)

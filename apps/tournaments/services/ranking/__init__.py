@@ -2,40 +2,55 @@
 
 Pure Python over frozen dataclasses (no Django, no I/O, no clock), so the rules are tested without
 a database. The modules: `rows` (inputs and outputs), `rulesets` (criteria and the named
-rulesets), `head_to_head` (the mini-table criterion), `engine` (`rank_competitors`). Import the
-public names from this package.
+rulesets), `head_to_head` (the mini-table criterion), `opponents` (the Swiss criteria over the
+opponent graph), `engine` (`rank_competitors`). Import the public names from this package.
 """
 
 from apps.tournaments.services.ranking.engine import rank_competitors
-from apps.tournaments.services.ranking.head_to_head import (
-    DEFAULT_POINTS_SCHEME,
-    HeadToHeadMatch,
-    PointsScheme,
+from apps.tournaments.services.ranking.opponents import (
+    OpponentRecord,
+    buchholz,
+    buchholz_cut1,
+    buchholz_difficulty,
+    opponent_records,
+    sonneborn_berger,
 )
 from apps.tournaments.services.ranking.rows import (
+    DEFAULT_POINTS_SCHEME,
     CompetitorTotals,
+    CountedMatch,
+    PointsScheme,
     RankedRow,
     Ranking,
     TraceStep,
 )
 from apps.tournaments.services.ranking.rulesets import (
+    BUCHHOLZ,
+    BUCHHOLZ_CUT1,
+    BUCHHOLZ_DIFFICULTY,
     COMPETITOR_ID,
+    CS_SWISS,
     DELTACROWN_5STEP,
     EARLIEST_WIN,
     HEAD_TO_HEAD,
     HEAD_TO_HEAD_RULESET,
     IDENTITY_STEP,
+    LOSSES,
     MATCHES_PLAYED,
     POINTS,
     RULESETS,
     SCORE_DIFFERENCE,
     SCORE_FOR,
+    SEED,
+    SONNEBORN_BERGER,
+    SWISS_BUCHHOLZ,
     WINS,
     Criterion,
     CriterionValue,
     Direction,
     HeadToHeadCriterion,
     KeyCriterion,
+    OpponentCriterion,
     Ruleset,
     UnknownRulesetError,
     get_ruleset,
@@ -43,33 +58,48 @@ from apps.tournaments.services.ranking.rulesets import (
 )
 
 __all__ = [
+    "BUCHHOLZ",
+    "BUCHHOLZ_CUT1",
+    "BUCHHOLZ_DIFFICULTY",
     "COMPETITOR_ID",
+    "CS_SWISS",
     "DEFAULT_POINTS_SCHEME",
     "DELTACROWN_5STEP",
     "EARLIEST_WIN",
     "HEAD_TO_HEAD",
     "HEAD_TO_HEAD_RULESET",
     "IDENTITY_STEP",
+    "LOSSES",
     "MATCHES_PLAYED",
     "POINTS",
     "RULESETS",
     "SCORE_DIFFERENCE",
     "SCORE_FOR",
+    "SEED",
+    "SONNEBORN_BERGER",
+    "SWISS_BUCHHOLZ",
     "WINS",
     "CompetitorTotals",
+    "CountedMatch",
     "Criterion",
     "CriterionValue",
     "Direction",
     "HeadToHeadCriterion",
-    "HeadToHeadMatch",
     "KeyCriterion",
+    "OpponentCriterion",
+    "OpponentRecord",
     "PointsScheme",
     "RankedRow",
     "Ranking",
     "Ruleset",
     "TraceStep",
     "UnknownRulesetError",
+    "buchholz",
+    "buchholz_cut1",
+    "buchholz_difficulty",
     "get_ruleset",
+    "opponent_records",
     "rank_competitors",
     "score_difference",
+    "sonneborn_berger",
 ]

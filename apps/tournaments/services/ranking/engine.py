@@ -25,14 +25,15 @@ from functools import partial
 from itertools import pairwise
 
 from apps.tournaments.services.ranking.head_to_head import (
-    DEFAULT_POINTS_SCHEME,
-    HeadToHeadMatch,
-    PointsScheme,
     _index_matches,
     _split_by_head_to_head,
 )
+from apps.tournaments.services.ranking.opponents import NO_OPPONENTS, opponent_records
 from apps.tournaments.services.ranking.rows import (
+    DEFAULT_POINTS_SCHEME,
     CompetitorTotals,
+    CountedMatch,
+    PointsScheme,
     RankedRow,
     Ranking,
     TraceStep,
@@ -48,6 +49,7 @@ from apps.tournaments.services.ranking.rulesets import (
     Direction,
     HeadToHeadCriterion,
     KeyCriterion,
+    OpponentCriterion,
     Ruleset,
 )
 
@@ -59,13 +61,13 @@ def rank_competitors(
     totals: Sequence[CompetitorTotals],
     ruleset: Ruleset,
     *,
-    head_to_head_matches: Sequence[HeadToHeadMatch] = (),
+    matches: Sequence[CountedMatch] = (),
     points: PointsScheme = DEFAULT_POINTS_SCHEME,
 ) -> Ranking:
     """Rank `totals` under `ruleset` (contract section 3).
 
     `points` scores the head-to-head mini-table only (row points come precomputed in the totals).
-    `head_to_head_matches` are the tournament's counted matches; those involving a registration
+    `matches` are the tournament's counted matches; those involving a registration
     that is not on the board can never be between tied competitors and are ignored.
 
     Guarantees: ranks 1..N; the same result for any order of `totals` and of the matches; see the
@@ -76,13 +78,16 @@ def rank_competitors(
     """
     rows = tuple(totals)
     _check_identities_are_unique(rows)
-    matches_by_registration: dict[int, list[HeadToHeadMatch]] = {}
+    matches_by_registration: dict[int, list[CountedMatch]] = {}
     if ruleset.uses_head_to_head:
-        matches_by_registration = _index_matches(rows, ruleset, head_to_head_matches)
+        matches_by_registration = _index_matches(rows, ruleset, matches)
+    criteria = ruleset.criteria
+    if ruleset.uses_opponents:
+        criteria = _with_opponent_values(rows, ruleset, matches, points)
 
     blocks: list[tuple[CompetitorTotals, ...]] = [rows] if rows else []
     splits: list[_Split] = []
-    for stage in _stages(ruleset.criteria):
+    for stage in _stages(criteria):
         if all(len(block) == 1 for block in blocks):
             break
         split_block: Callable[[_Block], _Refinement]
@@ -138,11 +143,51 @@ def _check_identities_are_unique(rows: Sequence[CompetitorTotals]) -> None:
             unregistered_competitors.add(row.competitor_id)
 
 
+def _with_opponent_values(
+    rows: Sequence[CompetitorTotals],
+    ruleset: Ruleset,
+    matches: Sequence[CountedMatch],
+    points: PointsScheme,
+) -> tuple[Criterion, ...]:
+    """The ruleset's criteria with each opponent criterion turned into a key criterion over its
+    values, computed once per row from one pass over the matches."""
+    for row in rows:
+        if row.registration_id is None:
+            raise ValueError(
+                f"ruleset {ruleset.name!r} weighs opponents by registration, but competitor "
+                f"{row.competitor_id} has no registration id"
+            )
+    records = opponent_records(matches, points)
+    resolved: list[Criterion] = []
+    for criterion in ruleset.criteria:
+        if not isinstance(criterion, OpponentCriterion):
+            resolved.append(criterion)
+            continue
+        values = {
+            row.registration_id: criterion.value(records.get(row.registration_id, NO_OPPONENTS))
+            for row in rows
+        }
+        lookup = _registration_value(values)
+        resolved.append(KeyCriterion(criterion.name, lookup, criterion.direction))
+    return tuple(resolved)
+
+
+def _registration_value(
+    values: dict[int | None, int | float],
+) -> Callable[[CompetitorTotals], CriterionValue]:
+    def value(row: CompetitorTotals) -> CriterionValue:
+        return values[row.registration_id]
+
+    return value
+
+
 def _stages(criteria: Sequence[Criterion]) -> list[tuple[KeyCriterion, ...] | HeadToHeadCriterion]:
     """Consecutive key criteria merged into one stage (one sort on a composite key)."""
     stages: list[tuple[KeyCriterion, ...] | HeadToHeadCriterion] = []
     run: list[KeyCriterion] = []
     for criterion in criteria:
+        if isinstance(criterion, OpponentCriterion):  # resolved before (_with_opponent_values)
+            raise TypeError(f"unresolved opponent criterion {criterion.name!r}")
         if isinstance(criterion, KeyCriterion):
             run.append(criterion)
             continue

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
 from apps.tournaments.services.ranking.rows import (
     CompetitorTotals,
+    CountedMatch,
+    PointsScheme,
     _Block,
     _Refinement,
     _Split,
@@ -15,46 +16,9 @@ from apps.tournaments.services.ranking.rows import (
 from apps.tournaments.services.ranking.rulesets import Ruleset
 
 
-@dataclass(frozen=True, slots=True)
-class HeadToHeadMatch:
-    """One counted match of the tournament between two registrations.
-
-    `winner_registration_id` is None for a draw, else one of the two sides (checked). A forfeit is
-    a win for its winner whatever the scores; the scores are carried but the mini-table does not
-    use them.
-    """
-
-    registration1_id: int
-    registration2_id: int
-    winner_registration_id: int | None
-    score1: int
-    score2: int
-
-    def __post_init__(self) -> None:
-        if self.registration1_id == self.registration2_id:
-            raise ValueError(f"a match needs two registrations, got {self.registration1_id} twice")
-        if self.winner_registration_id not in (None, self.registration1_id, self.registration2_id):
-            raise ValueError(
-                f"winner {self.winner_registration_id} is neither side of the match "
-                f"{self.registration1_id} v {self.registration2_id}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class PointsScheme:
-    """Points per result; used for the head-to-head mini-table."""
-
-    win: int = 3
-    draw: int = 1
-    loss: int = 0
-
-
-DEFAULT_POINTS_SCHEME = PointsScheme()
-
-
 def _index_matches(
-    rows: Sequence[CompetitorTotals], ruleset: Ruleset, matches: Sequence[HeadToHeadMatch]
-) -> dict[int, list[HeadToHeadMatch]]:
+    rows: Sequence[CompetitorTotals], ruleset: Ruleset, matches: Sequence[CountedMatch]
+) -> dict[int, list[CountedMatch]]:
     """Matches between two registrations on the board, listed under each of the two."""
     on_board: set[int] = set()
     for row in rows:
@@ -64,7 +28,7 @@ def _index_matches(
                 f"{row.competitor_id} has no registration id"
             )
         on_board.add(row.registration_id)
-    index: dict[int, list[HeadToHeadMatch]] = {}
+    index: dict[int, list[CountedMatch]] = {}
     for match in matches:
         if match.registration1_id in on_board and match.registration2_id in on_board:
             index.setdefault(match.registration1_id, []).append(match)
@@ -72,7 +36,7 @@ def _index_matches(
     return index
 
 
-def _match_points(match: HeadToHeadMatch, registration_id: int, points: PointsScheme) -> int:
+def _match_points(match: CountedMatch, registration_id: int, points: PointsScheme) -> int:
     if match.winner_registration_id is None:
         return points.draw
     return points.win if match.winner_registration_id == registration_id else points.loss
@@ -80,7 +44,7 @@ def _match_points(match: HeadToHeadMatch, registration_id: int, points: PointsSc
 
 def _mini_table(
     block: _Block,
-    matches_by_registration: Mapping[int, list[HeadToHeadMatch]],
+    matches_by_registration: Mapping[int, list[CountedMatch]],
     points: PointsScheme,
 ) -> dict[int, int]:
     """Mini-table points per registration from only the matches between members of `block`."""
@@ -100,7 +64,7 @@ def _mini_table(
 def _split_by_head_to_head(
     block: _Block,
     step: str,
-    matches_by_registration: Mapping[int, list[HeadToHeadMatch]],
+    matches_by_registration: Mapping[int, list[CountedMatch]],
     points: PointsScheme,
 ) -> _Refinement:
     """Split by mini-table, then re-split each still-tied sub-group by its own mini-table, until
@@ -130,7 +94,7 @@ def _split_by_head_to_head(
 def _split_once_by_mini_table(
     block: _Block,
     step: str,
-    matches_by_registration: Mapping[int, list[HeadToHeadMatch]],
+    matches_by_registration: Mapping[int, list[CountedMatch]],
     points: PointsScheme,
 ) -> _Refinement:
     if len(block) == 1:

@@ -10,6 +10,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
+from apps.tournaments.services.ranking import opponents
+from apps.tournaments.services.ranking.opponents import OpponentRecord
 from apps.tournaments.services.ranking.rows import CompetitorTotals
 
 # The step reported for the final fallback (same competitor twice: lower registration id first).
@@ -21,7 +23,7 @@ class Direction(StrEnum):
     LOWER_FIRST = "lower_first"
 
 
-CriterionValue: TypeAlias = int | datetime | None
+CriterionValue: TypeAlias = int | float | datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,18 @@ class HeadToHeadCriterion:
     name: str = "head_to_head"
 
 
-Criterion: TypeAlias = KeyCriterion | HeadToHeadCriterion
+@dataclass(frozen=True, slots=True)
+class OpponentCriterion:
+    """Orders rows by a value of the competitor's opponents in the counted matches (`value` reads
+    the competitor's `OpponentRecord`, see `opponents.py`); needs `registration_id` on every
+    row. A missing value cannot occur: a competitor who met nobody has the empty record."""
+
+    name: str
+    value: Callable[[OpponentRecord], int | float]
+    direction: Direction
+
+
+Criterion: TypeAlias = KeyCriterion | HeadToHeadCriterion | OpponentCriterion
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,15 @@ class Ruleset:
     def uses_head_to_head(self) -> bool:
         return any(isinstance(criterion, HeadToHeadCriterion) for criterion in self.criteria)
 
+    @property
+    def uses_opponents(self) -> bool:
+        return any(isinstance(criterion, OpponentCriterion) for criterion in self.criteria)
+
+    @property
+    def reads_matches(self) -> bool:
+        """Whether ranking needs the tournament's counted matches, not only the totals."""
+        return self.uses_head_to_head or self.uses_opponents
+
 
 def score_difference(totals: CompetitorTotals) -> int:
     """Overall score difference: score_for - score_against."""
@@ -89,6 +111,16 @@ COMPETITOR_ID = KeyCriterion(
     IDENTITY_STEP, operator.attrgetter("competitor_id"), Direction.LOWER_FIRST
 )
 HEAD_TO_HEAD = HeadToHeadCriterion("head_to_head")
+LOSSES = KeyCriterion("losses", operator.attrgetter("losses"), Direction.LOWER_FIRST)
+SEED = KeyCriterion("seed", operator.attrgetter("seed"), Direction.LOWER_FIRST)  # None last
+BUCHHOLZ_CUT1 = OpponentCriterion("buchholz_cut1", opponents.buchholz_cut1, Direction.HIGHER_FIRST)
+BUCHHOLZ = OpponentCriterion("buchholz", opponents.buchholz, Direction.HIGHER_FIRST)
+SONNEBORN_BERGER = OpponentCriterion(
+    "sonneborn_berger", opponents.sonneborn_berger, Direction.HIGHER_FIRST
+)
+BUCHHOLZ_DIFFICULTY = OpponentCriterion(
+    "buchholz_difficulty", opponents.buchholz_difficulty, Direction.HIGHER_FIRST
+)
 
 DELTACROWN_5STEP = Ruleset(
     "deltacrown-5step", (POINTS, WINS, MATCHES_PLAYED, EARLIEST_WIN, COMPETITOR_ID)
@@ -97,8 +129,19 @@ HEAD_TO_HEAD_RULESET = Ruleset(
     "head-to-head", (POINTS, HEAD_TO_HEAD, SCORE_DIFFERENCE, SCORE_FOR, WINS, COMPETITOR_ID)
 )
 
+# FIDE's tie-break regulations (Handbook C.07): Buchholz Cut 1, Buchholz, Sonneborn-Berger.
+SWISS_BUCHHOLZ = Ruleset(
+    "swiss-buchholz",
+    (POINTS, BUCHHOLZ_CUT1, BUCHHOLZ, SONNEBORN_BERGER, WINS, COMPETITOR_ID),
+)
+# The Counter-Strike Major Swiss stage: record, then the opponents' records, then seed.
+CS_SWISS = Ruleset("cs-swiss", (WINS, LOSSES, BUCHHOLZ_DIFFICULTY, SEED, COMPETITOR_ID))
+
 RULESETS: Mapping[str, Ruleset] = MappingProxyType(
-    {ruleset.name: ruleset for ruleset in (DELTACROWN_5STEP, HEAD_TO_HEAD_RULESET)}
+    {
+        ruleset.name: ruleset
+        for ruleset in (DELTACROWN_5STEP, HEAD_TO_HEAD_RULESET, SWISS_BUCHHOLZ, CS_SWISS)
+    }
 )
 
 
